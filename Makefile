@@ -1,0 +1,49 @@
+# Two commands: `make run` (set up and serve) and `make test` (set up and test everything).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+POSTGRES_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+export FLASK_APP := moderation
+
+.PHONY: install run test lint test-sqlite test-postgres chromium bench clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[serve,postgres,dev]'
+	touch $@
+
+install: $(VENV)/.installed
+
+# Debian's chromium for the browser tests (Playwright drives it; no browser download).
+chromium:
+	@test -x /usr/bin/chromium || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+run: install
+	$(BIN)/python -c "from moderation.cli.database import write_secret_key; write_secret_key('instance')"
+	$(BIN)/flask setup
+	@echo "serving on http://$(HOST):$(PORT)/  (review page: http://$(HOST):$(PORT)/review/)"
+	$(BIN)/gunicorn --workers 2 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+test-sqlite: install chromium
+	$(BIN)/pytest
+
+test-postgres: install chromium
+	MODERATION_TEST_DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest
+
+test: lint test-sqlite test-postgres
+
+bench: install
+	$(BIN)/python bench/intake.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache

@@ -1,0 +1,57 @@
+"""Configuration defaults and their validation (environment prefix MODERATION_)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot run the service."""
+
+
+def defaults(instance_path: str) -> dict[str, Any]:
+    """Return the built-in defaults; SQLite in the instance folder is the embedded database."""
+    return {
+        "DATABASE_URL": "sqlite:///" + os.path.join(instance_path, "moderation.sqlite"),
+        "SECRET_KEY": None,
+        "MAX_CONTENT_LENGTH": 1024 * 1024,
+        "DB_CONNECT_TIMEOUT": 2,
+        "RETRY_AFTER_SECONDS": 5,
+        "FLOOD_SECONDS": 15,
+        "CLASSIFIER_POLL_SECONDS": 5.0,
+        "DEFAULT_ARTIFACT": os.path.join(
+            os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+            "models",
+            "default.skops",
+        ),
+        "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_LOCK_SECONDS": 300,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_NAME": "moderation_session",
+        "WTF_CSRF_TIME_LIMIT": None,
+        "PAGE_SIZE": 50,
+        "MAX_PAGE_SIZE": 200,
+    }
+
+
+def load_secret_file(instance_path: str) -> str | None:
+    """Return the secret written by `flask setup` to the instance folder, if any."""
+    path = os.path.join(instance_path, "secret_key")
+    if os.path.exists(path):
+        with open(path, encoding="ascii") as handle:
+            return handle.read().strip() or None
+    return None
+
+
+def validate(config: Mapping[str, Any]) -> None:
+    """Refuse configurations that would run insecurely or not at all."""
+    if not config.get("SECRET_KEY") and not config.get("TESTING"):
+        raise ConfigError(
+            "MODERATION_SECRET_KEY is not set (nor instance/secret_key): sessions and"
+            " CSRF tokens need a secret; `flask setup` writes one"
+        )
+    if not str(config.get("DATABASE_URL", "")).startswith(("sqlite", "postgresql")):
+        raise ConfigError("MODERATION_DATABASE_URL must be a sqlite or postgresql URL")

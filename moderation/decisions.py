@@ -1,0 +1,136 @@
+"""The decision step: rules, score and thresholds turn into a status and its reasons."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+from moderation.classifier import Score
+from moderation.settings import ModerationSettings
+from moderation.tables import Status
+
+
+class ReasonCode(enum.StrEnum):
+    """Why a comment got its status (several may apply)."""
+
+    DISALLOWED_WORD = "disallowed_word"
+    MODERATION_WORD = "moderation_word"
+    TOO_MANY_LINKS = "too_many_links"
+    SPAM_SCORE = "spam_score"
+    HOLD_SCORE = "hold_score"
+    LOW_SCORE = "low_score"
+    CLASSIFIER_UNAVAILABLE = "classifier_unavailable"
+    KNOWN_AUTHOR = "known_author"
+    FIRST_COMMENT = "first_comment"
+    TRUSTED_NEW_AUTHOR = "trusted_new_author"
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason, as stored with the comment and shown to moderators."""
+
+    code: ReasonCode
+    detail: str = ""
+    features: tuple[dict[str, Any], ...] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the JSON form stored in comments.reasons."""
+        data: dict[str, Any] = {"code": str(self.code), "detail": self.detail}
+        if self.features is not None:
+            data["features"] = list(self.features)
+        return data
+
+
+@dataclass(frozen=True)
+class Signals:
+    """What the decision is made from, gathered by the intake."""
+
+    fields: dict[str, str]  # name, email, url, content, ip, user agent: for word rules
+    link_count: int
+    score: Score | None
+    known_author: bool
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The decision: a status and every reason that led to it."""
+
+    status: Status
+    reasons: tuple[Reason, ...] = field(default_factory=tuple)
+
+
+def find_word(words: tuple[str, ...], fields: dict[str, str]) -> tuple[str, str] | None:
+    """Return (word, field) for the first listed word found in any field, ignoring case."""
+    lowered = {name: value.casefold() for name, value in fields.items() if value}
+    for word in words:
+        needle = word.strip().casefold()
+        if not needle:
+            continue
+        for name, value in lowered.items():
+            if needle in value:
+                return word.strip(), name
+    return None
+
+
+def decide(signals: Signals, settings: ModerationSettings) -> Verdict:
+    """Apply WordPress's rules, then the score, then the author's history."""
+    reasons: list[Reason] = []
+    spam = hold = False
+
+    if hit := find_word(settings.disallowed_words, signals.fields):
+        spam = True
+        reasons.append(Reason(ReasonCode.DISALLOWED_WORD, f'"{hit[0]}" in {hit[1]}'))
+    if hit := find_word(settings.moderation_words, signals.fields):
+        hold = True
+        reasons.append(Reason(ReasonCode.MODERATION_WORD, f'"{hit[0]}" in {hit[1]}'))
+    if settings.max_links and signals.link_count >= settings.max_links:
+        hold = True
+        reasons.append(
+            Reason(
+                ReasonCode.TOO_MANY_LINKS,
+                f"{signals.link_count} links (holding at {settings.max_links})",
+            )
+        )
+
+    score = signals.score
+    if score is None:
+        hold = True
+        reasons.append(Reason(ReasonCode.CLASSIFIER_UNAVAILABLE, "no classifier could score it"))
+    else:
+        features = tuple(
+            {"feature": c.feature, "weight": round(c.weight, 4)} for c in score.top_features
+        )
+        p = score.spam_probability
+        if p >= settings.spam_threshold:
+            spam = True
+            code, detail = (
+                ReasonCode.SPAM_SCORE,
+                f"{p:.2f} ≥ {settings.spam_threshold:.2f}",
+            )
+        elif p >= settings.hold_threshold:
+            hold = True
+            code, detail = (
+                ReasonCode.HOLD_SCORE,
+                f"{p:.2f} ≥ {settings.hold_threshold:.2f}",
+            )
+        else:
+            code, detail = (
+                ReasonCode.LOW_SCORE,
+                f"{p:.2f} < {settings.hold_threshold:.2f}",
+            )
+        reasons.append(Reason(code, f"{detail} (v{score.version})", features))
+
+    if spam:
+        return Verdict(Status.SPAM, tuple(reasons))
+    if hold:
+        return Verdict(Status.PENDING, tuple(reasons))
+    if signals.known_author:
+        reasons.append(Reason(ReasonCode.KNOWN_AUTHOR, "an earlier comment was approved"))
+        return Verdict(Status.APPROVED, tuple(reasons))
+    if settings.trust_new_authors:
+        reasons.append(Reason(ReasonCode.TRUSTED_NEW_AUTHOR, "new authors are trusted"))
+        return Verdict(Status.APPROVED, tuple(reasons))
+    reasons.append(Reason(ReasonCode.FIRST_COMMENT, "first comments wait for a moderator"))
+    return Verdict(Status.PENDING, tuple(reasons))

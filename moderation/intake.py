@@ -1,0 +1,203 @@
+"""The intake pipeline: a validated comment becomes a stored, decided comment."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from datetime import datetime
+from datetime import timedelta
+
+from sqlalchemy import exists
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from moderation.classifier import ClassifierHolder
+from moderation.classifier import ClassifierUnavailable
+from moderation.classifier import Doc
+from moderation.classifier import Score
+from moderation.decisions import Signals
+from moderation.decisions import decide
+from moderation.problems import Problem
+from moderation.problems import invalid
+from moderation.sanitize import clean_comment_html
+from moderation.schemas import CommentIn
+from moderation.settings import ModerationSettings
+from moderation.tables import AuditEvent
+from moderation.tables import Comment
+from moderation.tables import FloodMark
+from moderation.tables import Site
+from moderation.tables import Status
+
+
+def dedupe_key(site_id: int, data: CommentIn) -> str:
+    """Hash what makes two comments duplicates: site, post, parent, author and text."""
+    parts = (
+        str(site_id),
+        data.post_id,
+        str(data.parent_id or ""),
+        data.author_name.casefold(),
+        data.author_email.casefold(),
+        data.content,
+    )
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+def duplicate_problem() -> Problem:
+    """Return the 409 answered for a comment already stored."""
+    return Problem(
+        409,
+        "Duplicate comment",
+        "The same author already posted this text on this post.",
+        type="/problems/duplicate-comment",
+    )
+
+
+def check_parent(session: Session, site: Site, data: CommentIn) -> None:
+    """Refuse a parent that is missing, on another post or site, or spam."""
+    if data.parent_id is None:
+        return
+    parent = session.get(Comment, data.parent_id)
+    if parent is None or parent.site_id != site.id:
+        raise invalid({"parent_id": ["is not a comment of this site"]})
+    if parent.post_id != data.post_id:
+        raise invalid({"parent_id": ["belongs to another post"]})
+    if parent.status is Status.SPAM:
+        raise invalid({"parent_id": ["is a spam comment"]})
+
+
+def claim_flood_slots(
+    session: Session, site: Site, data: CommentIn, now: datetime, seconds: int
+) -> None:
+    """Record this comment's time per IP and email, or raise 429 if one is too recent.
+
+    One upsert per key: the row lock (PostgreSQL) or the write lock (SQLite) makes
+    concurrent submissions from several processes see each other.
+    """
+    keys = [f"{site.id}:email:{data.author_email.casefold()}"]
+    if data.author_ip:
+        keys.append(f"{site.id}:ip:{data.author_ip}")
+    cutoff = now - timedelta(seconds=seconds)
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    for key in keys:
+        stmt = insert(FloodMark).values(key=key, last_at=now)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[FloodMark.key],
+            set_={"last_at": now},
+            where=FloodMark.last_at <= cutoff,
+        ).returning(FloodMark.key)
+        if session.execute(stmt).first() is None:
+            last = session.scalar(select(FloodMark.last_at).where(FloodMark.key == key))
+            wait = seconds - (now - last).total_seconds() if last else seconds
+            retry = max(1, math.ceil(wait))
+            raise Problem(
+                429,
+                "Too many comments",
+                f"Comments from the same {key.split(':')[1]} must be {seconds} s apart;"
+                f" retry in {retry} s.",
+                type="/problems/flood",
+                headers={"Retry-After": str(retry)},
+            )
+
+
+def known_author(session: Session, site: Site, email: str) -> bool:
+    """Return whether this email has an approved comment on this site."""
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    Comment.site_id == site.id,
+                    Comment.author_email == email,
+                    Comment.status == Status.APPROVED,
+                )
+            )
+        )
+    )
+
+
+def score_comment(holder: ClassifierHolder, data: CommentIn) -> Score | None:
+    """Score with the active classifier; None when it cannot (the intake fails closed)."""
+    doc = Doc(
+        content=data.content,
+        author_name=data.author_name,
+        author_email=data.author_email,
+        author_url=data.author_url,
+    )
+    try:
+        return holder.score(doc)
+    except ClassifierUnavailable:
+        return None
+
+
+def submit_comment(
+    session: Session,
+    site: Site,
+    data: CommentIn,
+    *,
+    settings: ModerationSettings,
+    holder: ClassifierHolder,
+    now: datetime,
+    flood_seconds: int,
+) -> Comment:
+    """Run steps 3 to 9 of the pipeline and add the comment to the session (no commit)."""
+    check_parent(session, site, data)
+    key = dedupe_key(site.id, data)
+    if session.scalar(select(exists().where(Comment.dedupe_key == key))):
+        raise duplicate_problem()
+    claim_flood_slots(session, site, data, now, flood_seconds)
+
+    clean = clean_comment_html(data.content)
+    score = score_comment(holder, data)
+    signals = Signals(
+        fields={
+            "author_name": data.author_name,
+            "author_email": data.author_email,
+            "author_url": data.author_url or "",
+            "content": data.content,
+            "author_ip": data.author_ip or "",
+            "user_agent": data.user_agent or "",
+        },
+        link_count=clean.link_count,
+        score=score,
+        known_author=known_author(session, site, data.author_email),
+    )
+    verdict = decide(signals, settings)
+    comment = Comment(
+        site_id=site.id,
+        post_id=data.post_id,
+        parent_id=data.parent_id,
+        author_name=data.author_name,
+        author_email=data.author_email,
+        author_url=data.author_url,
+        author_ip=data.author_ip,
+        user_agent=data.user_agent,
+        referrer=data.referrer,
+        permalink=data.permalink,
+        content_raw=data.content,
+        content_html=clean.html,
+        status=verdict.status,
+        spam_score=score.spam_probability if score else None,
+        classifier_version=score.version if score else None,
+        reasons=[reason.as_dict() for reason in verdict.reasons],
+        dedupe_key=None if verdict.status is Status.REJECTED else key,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(comment)
+    try:
+        session.flush()
+    except IntegrityError:
+        raise duplicate_problem() from None
+    session.add(
+        AuditEvent(
+            comment_id=comment.id,
+            actor=f"site:{site.name}",
+            at=now,
+            from_status=None,
+            to_status=verdict.status,
+            note="received",
+        )
+    )
+    return comment

@@ -1,0 +1,67 @@
+"""Admin settings stored in the database, so every worker sees the same values."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import fields
+from dataclasses import replace
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from moderation.tables import Setting
+from moderation.tables import utcnow
+
+
+@dataclass(frozen=True)
+class ModerationSettings:
+    """The tunable part of the decision step (defaults are WordPress's and the brief's)."""
+
+    spam_threshold: float = 0.90
+    hold_threshold: float = 0.50
+    disallowed_words: tuple[str, ...] = ()
+    moderation_words: tuple[str, ...] = ()
+    trust_new_authors: bool = False
+    max_links: int = 2
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the settings as JSON-ready values."""
+        data = asdict(self)
+        data["disallowed_words"] = list(self.disallowed_words)
+        data["moderation_words"] = list(self.moderation_words)
+        return data
+
+
+SETTING_NAMES = frozenset(f.name for f in fields(ModerationSettings))
+
+
+def load_settings(session: Session) -> ModerationSettings:
+    """Read the current settings (unset keys keep their defaults)."""
+    stored = {
+        row.key: row.value
+        for row in session.scalars(select(Setting).where(Setting.key.in_(SETTING_NAMES)))
+    }
+    for key in ("disallowed_words", "moderation_words"):
+        if key in stored:
+            stored[key] = tuple(stored[key])
+    return replace(ModerationSettings(), **stored)
+
+
+def save_settings(session: Session, changes: dict[str, Any], actor: str) -> ModerationSettings:
+    """Store validated changes (see schemas.SettingsPatch) and return the new settings."""
+    now = utcnow()
+    for key, value in changes.items():
+        if key not in SETTING_NAMES:
+            raise KeyError(key)
+        stored = list(value) if isinstance(value, tuple | list) else value
+        row = session.get(Setting, key)
+        if row is None:
+            session.add(Setting(key=key, value=stored, updated_at=now, updated_by=actor))
+        else:
+            row.value = stored
+            row.updated_at = now
+            row.updated_by = actor
+    session.flush()
+    return load_settings(session)

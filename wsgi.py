@@ -1,0 +1,5 @@
+"""WSGI entry point for gunicorn: `gunicorn wsgi:app`."""
+
+from moderation import create_app
+
+app = create_app()
