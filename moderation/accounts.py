@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from flask import current_app
+from flask import has_app_context
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
@@ -15,6 +17,12 @@ from moderation.tables import Role
 from moderation.tables import Site
 from moderation.tables import User
 from moderation.tables import utcnow
+
+
+def hash_password(password: str) -> str:
+    """Hash a password with werkzeug (method from PASSWORD_HASH_METHOD, scrypt by default)."""
+    method = current_app.config["PASSWORD_HASH_METHOD"] if has_app_context() else "scrypt"
+    return generate_password_hash(password, method=method)
 
 
 class AccountError(ValueError):
@@ -59,7 +67,7 @@ def create_user(session: Session, email: str, password: str, role: Role) -> User
         raise AccountError("the password must have at least 8 characters")
     if session.scalar(select(User).where(User.email == email)) is not None:
         raise AccountError(f"a user {email!r} exists already")
-    user = User(email=email, password_hash=generate_password_hash(password), role=role)
+    user = User(email=email, password_hash=hash_password(password), role=role)
     session.add(user)
     session.flush()
     return user
@@ -84,7 +92,7 @@ def set_password(session: Session, user: User, password: str) -> None:
     """Change a password and end every browser session of the user."""
     if len(password) < 8:
         raise AccountError("the password must have at least 8 characters")
-    user.password_hash = generate_password_hash(password)
+    user.password_hash = hash_password(password)
     end_all_login_sessions(session, user.id)
 
 

@@ -26,6 +26,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
             "models",
             "default.skops",
         ),
+        "PASSWORD_HASH_METHOD": "scrypt",
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_LOCK_SECONDS": 300,
         "SESSION_COOKIE_HTTPONLY": True,

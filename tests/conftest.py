@@ -100,6 +100,8 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "SECRET_KEY": "test-secret",
         "DATABASE_URL": database_url,
         "CLASSIFIER_POLL_SECONDS": 0.0,
+        # Cheap hashing keeps fixtures fast; production uses werkzeug's scrypt default.
+        "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "ARTIFACTS_DIR": str(tmp_path / "artifacts"),
     }
 
@@ -155,7 +157,7 @@ class Credentials:
 @pytest.fixture
 def creds(app: Flask) -> Credentials:
     """Create two sites, a moderator and an admin, and return their secrets."""
-    with db.new_session(app, write=True) as s:
+    with app.app_context(), db.new_session(app, write=True) as s:
         _, site_key = create_site(s, "blog")
         _, other_key = create_site(s, "other-blog")
         moderator = create_user(s, "mod@example.org", "mod-password", Role.MODERATOR)

@@ -18,6 +18,7 @@ from moderation.sanitize import ALLOWED_PROTOCOLS
 from moderation.sanitize import ALLOWED_TAGS
 from moderation.sanitize import CleanHtml
 from moderation.sanitize import clean_comment_html
+from tests.conftest import SHARED_DIR
 
 # The XSS vectors live beside the project (never copied into it); see
 # ../shared/xss/README.md. Sources and licences, kept with the tests that read them:
@@ -30,7 +31,7 @@ from moderation.sanitize import clean_comment_html
 #   test_linkify.py, the *.derived.jsonl files read out of them), Apache-2.0.
 # - positive-controls.derived.jsonl: vectors from the above that executed unsanitized
 #   in headless Chromium; each record names its source and licence.
-XSS_DIR = Path(__file__).resolve().parents[2] / "shared" / "xss"
+XSS_DIR = SHARED_DIR / "xss"
 XSS_ABSENT = f"{XSS_DIR} is absent: the shared XSS vectors live beside the project"
 
 LINK_REL = "nofollow ugc"
@@ -239,9 +240,8 @@ def test_allowed_tag_and_attributes_survive(text, expected):
 
 
 def test_allow_list_is_wordpress_comment_list():
-    assert ALLOWED_TAGS == set(
-        "a abbr acronym b blockquote cite code del em i q s strike strong".split()
-    )
+    wordpress = "a abbr acronym b blockquote cite code del em i q s strike strong"
+    assert set(wordpress.split(" ")) == ALLOWED_TAGS
     assert {tag: set(attrs) for tag, attrs in ALLOWED_ATTRIBUTES.items()} == {
         "a": {"href", "title"},
         "abbr": {"title"},

@@ -7,13 +7,20 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from moderation.api.queue import QUEUE_MODELS
+from moderation.api.queue import openapi_paths as queue_paths
 from moderation.api.views import bp
 from moderation.schemas import CommentIn
 from moderation.schemas import CommentOut
 from moderation.schemas import PostCommentsPage
 
 # Extra models other modules document (queue, decisions, admin) register here.
-DOCUMENTED_MODELS: list[type[BaseModel]] = [CommentIn, CommentOut, PostCommentsPage]
+DOCUMENTED_MODELS: list[type[BaseModel]] = [
+    CommentIn,
+    CommentOut,
+    PostCommentsPage,
+    *QUEUE_MODELS,
+]
 REF = "#/components/schemas/{model}"
 
 PROBLEM_SCHEMA = {
@@ -113,6 +120,7 @@ def build_document() -> dict[str, Any]:
                     },
                 }
             },
+            **queue_paths(),
         },
     }
 

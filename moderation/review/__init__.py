@@ -1,0 +1,5 @@
+"""The moderators' review page (blueprint "review" at /review): sign-in, queue, detail."""
+
+from moderation.review.views import bp
+
+__all__ = ["bp"]

@@ -1,0 +1,220 @@
+"""Review page views: sign in and out, the queue with its tabs, a comment's detail."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+from typing import TypeVar
+from urllib.parse import urlsplit
+
+from flask import Blueprint
+from flask import Response
+from flask import current_app
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import session as cookie_session
+from flask import url_for
+from flask_login import current_user
+from flask_login import login_user
+from flask_login import logout_user
+from flask_wtf.csrf import CSRFError
+
+from moderation import queue
+from moderation.api.queue import ALL_STATUSES
+from moderation.api.queue import etag_of
+from moderation.api.queue import parse_cursor
+from moderation.api.queue import parse_filter
+from moderation.api.queue import parse_limit
+from moderation.auth import CSRF
+from moderation.auth import check_role
+from moderation.auth import current_principal
+from moderation.auth import end_login_session
+from moderation.auth import start_login_session
+from moderation.db import get_session
+from moderation.review.signin import Outcome
+from moderation.review.signin import authenticate
+from moderation.settings import load_settings
+from moderation.tables import Comment
+from moderation.tables import Role
+from moderation.tables import Status
+from moderation.tables import utcnow
+
+bp = Blueprint("review", __name__, url_prefix="/review")
+F = TypeVar("F", bound=Callable[..., Any])
+TABS = (Status.PENDING, Status.SPAM, Status.APPROVED, Status.REJECTED)
+
+
+def _page(body: str, status: int = 200) -> Response:
+    response = Response(body, status=status, mimetype="text/html")
+    # Pages show commenters' personal data: never keep them in a shared cache.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def moderator_page(view: F) -> F:
+    """Send anonymous visitors to the sign-in page; let only moderators and admins in."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        principal = current_principal()
+        if principal is None:
+            return redirect(url_for("review.login", next=request.full_path.rstrip("?")))
+        check_role(principal, Role.MODERATOR)
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def _safe_next(target: str | None) -> str:
+    """Return `target` if it is a path on this review page, else the queue."""
+    default = url_for("review.queue_page")
+    if not target:
+        return default
+    parts = urlsplit(target)
+    prefix = bp.url_prefix or "/review"
+    if parts.scheme or parts.netloc or "\\" in target or not parts.path.startswith(prefix):
+        return default
+    return target
+
+
+def _login_form(error: str | None = None, status: int = 200, email: str = "") -> Response:
+    body = render_template(
+        "review/login.html",
+        error=error,
+        email=email,
+        next=_safe_next(request.values.get("next")),
+    )
+    return _page(body, status)
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response:
+    """Show the sign-in form, or check it and start a server-side session."""
+    if request.method == "GET":
+        if current_user.is_authenticated:
+            return redirect(_safe_next(request.args.get("next")))
+        return _login_form()
+    try:
+        current_app.extensions[CSRF].protect()
+    except CSRFError:
+        return _login_form("The form expired; please sign in again.", 400)
+    email = request.form.get("email", "")
+    password = request.form.get("password", "")
+    session = get_session()
+    now = utcnow()
+    config = current_app.config
+    attempt = authenticate(
+        session,
+        email,
+        password,
+        now=now,
+        max_failures=config["LOGIN_MAX_FAILURES"],
+        lock_seconds=config["LOGIN_LOCK_SECONDS"],
+    )
+    if attempt.outcome is not Outcome.SIGNED_IN:
+        session.commit()  # keep the failure count
+        return _refused(attempt.outcome, attempt.locked_until, email, now)
+    user_session = start_login_session(session, attempt.user)
+    session.commit()
+    cookie_session.clear()  # nothing from before sign-in survives (fixation, old tokens)
+    login_user(user_session)
+    return redirect(_safe_next(request.form.get("next")))
+
+
+def _refused(outcome: Outcome, locked_until: Any, email: str, now: Any) -> Response:
+    if outcome is Outcome.LOCKED:
+        minutes = max(1, round((locked_until - now).total_seconds() / 60))
+        message = (
+            "Too many failed sign-ins: this account is locked for about"
+            f" {minutes} minute{'s' if minutes != 1 else ''}."
+        )
+        response = _login_form(message, 429, email)
+        response.headers["Retry-After"] = str(max(1, int((locked_until - now).total_seconds())))
+        return response
+    if outcome is Outcome.DISABLED:
+        return _login_form("This account is disabled; ask an admin.", 403, email)
+    return _login_form("Wrong email or password.", 401, email)
+
+
+@bp.post("/logout")
+def logout() -> Response:
+    """End this browser session everywhere (a copied cookie stops working too)."""
+    current_app.extensions[CSRF].protect()
+    if current_user.is_authenticated:
+        session = get_session()
+        end_login_session(session, current_user.get_id())
+        session.commit()
+    logout_user()
+    cookie_session.clear()
+    return redirect(url_for("review.login"))
+
+
+def _tab_url(status: Status | str, args: dict[str, str]) -> str:
+    return url_for("review.queue_page", **{**args, "status": str(status)})
+
+
+@bp.get("/")
+@moderator_page
+def queue_page() -> Response:
+    """Show one page of the queue: tabs with counts, cards, bulk actions, search."""
+    session = get_session()
+    queue_filter = parse_filter(session, request.args)
+    page = queue.list_queue(
+        session,
+        queue_filter,
+        cursor=parse_cursor(request.args.get("cursor")),
+        limit=parse_limit(request.args.get("limit")),
+    )
+    counts = queue.count_by_status(session, queue_filter)
+    status = str(queue_filter.status) if queue_filter.status else ALL_STATUSES
+    kept = {
+        key: value
+        for key in ("q", "post_id", "site", "limit")
+        if (value := request.args.get(key))
+    }
+    body = render_template(
+        "review/queue.html",
+        status=status,
+        tabs=[(tab, counts[tab], _tab_url(tab, kept)) for tab in TABS],
+        total=sum(counts.values()),
+        all_url=_tab_url(ALL_STATUSES, kept),
+        comments=page.items,
+        parents=queue.parents_of(session, page.items),
+        sites=queue.site_names(session),
+        settings=load_settings(session),
+        filters=kept,
+        next_url=url_for(
+            "review.queue_page", **kept, status=status, cursor=page.next_cursor.encode()
+        )
+        if page.next_cursor
+        else None,
+        first_url=_tab_url(status, kept) if request.args.get("cursor") else None,
+        user=current_principal().label,
+        etag_of=etag_of,
+    )
+    return _page(body)
+
+
+@bp.get("/comments/<int:comment_id>")
+@moderator_page
+def comment_page(comment_id: int) -> Response:
+    """Show one comment with everything known about it and its history."""
+    session = get_session()
+    comment = session.get(Comment, comment_id)
+    if comment is None:
+        raise queue.not_found(comment_id)
+    body = render_template(
+        "review/detail.html",
+        status=str(comment.status),
+        comment=comment,
+        parents=queue.parents_of(session, [comment]),
+        sites=queue.site_names(session),
+        settings=load_settings(session),
+        history=queue.history(session, comment_id),
+        user=current_principal().label,
+        etag_of=etag_of,
+        back_url=url_for("review.queue_page", status=str(comment.status)),
+    )
+    return _page(body)
