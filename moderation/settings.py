@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import asdict
 from dataclasses import dataclass
 from dataclasses import fields
 from dataclasses import replace
 from typing import Any
 
+from flask import Flask
+from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -34,6 +37,7 @@ class ModerationSettings:
         return data
 
 
+CACHE = "moderation.settings"
 SETTING_NAMES = frozenset(f.name for f in fields(ModerationSettings))
 
 
@@ -47,6 +51,33 @@ def load_settings(session: Session) -> ModerationSettings:
         if key in stored:
             stored[key] = tuple(stored[key])
     return replace(ModerationSettings(), **stored)
+
+
+class SettingsCache:
+    """Per-process copy of the settings, re-read at most every `ttl` seconds."""
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self._loaded: tuple[float, ModerationSettings] | None = None
+
+    def get(self, session: Session) -> ModerationSettings:
+        """Return the settings, from the database when the copy is older than ttl."""
+        loaded = self._loaded
+        now = time.monotonic()
+        if loaded is None or now - loaded[0] >= self.ttl:
+            loaded = (now, load_settings(session))
+            self._loaded = loaded
+        return loaded[1]
+
+
+def init_app(app: Flask) -> None:
+    """Give this process its settings cache (SETTINGS_TTL_SECONDS, 0 to always read)."""
+    app.extensions[CACHE] = SettingsCache(float(app.config["SETTINGS_TTL_SECONDS"]))
+
+
+def current_settings(session: Session) -> ModerationSettings:
+    """Return the settings every worker agrees on within SETTINGS_TTL_SECONDS."""
+    return current_app.extensions[CACHE].get(session)
 
 
 def save_settings(session: Session, changes: dict[str, Any], actor: str) -> ModerationSettings:

@@ -100,6 +100,7 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "SECRET_KEY": "test-secret",
         "DATABASE_URL": database_url,
         "CLASSIFIER_POLL_SECONDS": 0.0,
+        "SETTINGS_TTL_SECONDS": 0.0,
         # Cheap hashing keeps fixtures fast; production uses werkzeug's scrypt default.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "ARTIFACTS_DIR": str(tmp_path / "artifacts"),

@@ -27,7 +27,7 @@ from moderation.schemas import CommentOut
 from moderation.schemas import PostCommentsPage
 from moderation.schemas import PublicComment
 from moderation.schemas import validate_model
-from moderation.settings import load_settings
+from moderation.settings import current_settings
 from moderation.tables import Comment
 from moderation.tables import Status
 from moderation.tables import utcnow
@@ -49,7 +49,7 @@ def create_comment() -> tuple[dict[str, Any], int, dict[str, str]]:
         session,
         site,
         data,
-        settings=load_settings(session),
+        settings=current_settings(session),
         holder=get_holder(),
         now=utcnow(),
         flood_seconds=current_app.config["FLOOD_SECONDS"],
