@@ -34,13 +34,13 @@ ALLOWED_TAGS = frozenset(
         "strong",
     }
 )
-ALLOWED_ATTRIBUTES = {
-    "a": ["href", "title"],
-    "abbr": ["title"],
-    "acronym": ["title"],
-    "blockquote": ["cite"],
-    "del": ["datetime"],
-    "q": ["cite"],
+ALLOWED_ATTRIBUTES = {  # a dict, as bleach requires; never mutated
+    "a": ("href", "title"),
+    "abbr": ("title",),
+    "acronym": ("title",),
+    "blockquote": ("cite",),
+    "del": ("datetime",),
+    "q": ("cite",),
 }
 ALLOWED_PROTOCOLS = frozenset({"http", "https", "mailto"})
 URL_ATTRIBUTES = frozenset({"href", "cite"})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import html
 import json
-import time
 from collections import defaultdict
 from dataclasses import dataclass
 from dataclasses import field
@@ -24,16 +23,13 @@ from tests.test_sanitize import XSS_VECTORS
 pytestmark = pytest.mark.browser
 
 ORIGIN = "http://xss.test"
-BATCH_SIZE = 100
-SETTLE_MS = 700
-SRCDOC_URLS = {
-    "about:srcdoc",
-    "about:blank",
-}  # after load: timers, meta refresh and late events get to fire
+FRAMES_PER_PAGE = 250
+SETTLE_MS = 500  # after load and after interacting: timers, refreshes, navigations fire
+XHTML = "http://www.w3.org/1999/xhtml"
 
-# Runs in every frame before any of its content: any dialog, print or console call
-# is reported through the exposed binding (a dialog that slips past is caught by the
-# page's "dialog" event too).
+# Runs in every frame before any of its content: dialogs, print and console calls are
+# reported through the exposed binding (a dialog that slips past the hooks still
+# shows up as the page's "dialog" event).
 HOOKS = """
 (() => {
   const report = (kind, args) => {
@@ -51,34 +47,36 @@ HOOKS = """
 })();
 """
 
-# Describe what the browser built from each snippet: every element under #c with its
-# namespace, attributes and, for URL attributes, the scheme the browser's own URL
-# parser sees.
+# What the browser built from each snippet: every element in its container, with its
+# namespace, attributes and, for href/cite, the scheme the browser's URL parser sees
+# (relative URLs do not parse on their own: "invalid").
 INSPECT = """
-() => Array.from(document.querySelectorAll("iframe")).map((frame) => {
+() => Array.from(document.querySelectorAll("iframe")).flatMap((frame) => {
   const doc = frame.contentDocument;
-  const root = doc && doc.getElementById("c");
-  if (!root) return {name: frame.name, missing: true, elements: []};
-  const elements = Array.from(root.querySelectorAll("*")).map((el) => ({
-    tag: el.localName,
-    ns: el.namespaceURI,
-    attrs: Array.from(el.attributes).map((a) => {
-      let scheme = null;
-      if (a.name === "href" || a.name === "cite") {
-        try { scheme = new URL(a.value).protocol; } catch (e) { scheme = "invalid"; }
-      }
-      return [a.name, a.value, scheme];
-    }),
-  }));
-  return {name: frame.name, missing: false, elements};
+  const boxes = doc ? Array.from(doc.querySelectorAll("div[data-v]")) : [];
+  return frame.name.split("+").map((name) => {
+    const box = boxes.find((b) => b.dataset.v === name);
+    if (!box) return {name, missing: true, elements: []};
+    const elements = Array.from(box.querySelectorAll("*")).map((el) => ({
+      tag: el.localName,
+      ns: el.namespaceURI,
+      attrs: Array.from(el.attributes).map((a) => {
+        let scheme = null;
+        if (a.name === "href" || a.name === "cite") {
+          try { scheme = new URL(a.value).protocol; } catch (e) { scheme = "invalid"; }
+        }
+        return [a.name, a.value, scheme];
+      }),
+    }));
+    return {name, missing: false, elements};
+  });
 })
 """
 
-
-# Then act like a reader: hover, focus and press over every element, and click every
-# link. A click on an http(s)/mailto link is cancelled (a capture listener sees the
-# URL the browser resolved): following it is the link's job, not an attack, and it
-# would unload the frame. Any other link (javascript:, data:, ...) is followed.
+# Then act like a reader: hover, focus, press keys over every element and click every
+# link. A click on an http(s)/mailto link (as the browser resolved it) is cancelled by
+# a capture listener: following it is the link's job, not an attack, and it would
+# unload the frame. Any other link (javascript:, data:, ...) is followed.
 INTERACT = """
 () => {
   const events = ["mouseover", "mouseenter", "mousemove", "mousedown", "mouseup",
@@ -96,8 +94,7 @@ INTERACT = """
       try { protocol = new URL(link.href).protocol; } catch (e) {}
       if (["http:", "https:", "mailto:"].includes(protocol)) event.preventDefault();
     }, true);
-    const elements = [doc.body, ...doc.body.querySelectorAll("*")];
-    for (const el of elements) {
+    for (const el of [doc.body, ...doc.body.querySelectorAll("*")]) {
       for (const type of events) {
         try { el.dispatchEvent(new MouseEvent(type, {bubbles: true})); } catch (e) {}
       }
@@ -112,7 +109,11 @@ INTERACT = """
 
 @dataclass
 class Harness:
-    """Serve snippets on a fake origin, one iframe each, and record what they do."""
+    """Render snippets in iframes of pages on a fake origin and record what they do.
+
+    A frame's name lists the snippets it holds ("v1+v2"); every signal is filed under
+    the name of the top-most iframe it came from, or "?" when it cannot be placed.
+    """
 
     context: object
     documents: dict[str, str] = field(default_factory=dict)
@@ -125,8 +126,7 @@ class Harness:
         self.context.on("page", self._on_page)
 
     @staticmethod
-    def _vector_of(frame) -> str:
-        """Name the vector a frame belongs to: its top-most iframe's name."""
+    def _frame_name(frame) -> str:
         try:
             while frame.parent_frame and frame.parent_frame.parent_frame:
                 frame = frame.parent_frame
@@ -135,20 +135,20 @@ class Harness:
             return "?"
 
     def _record(self, frame, signal: str) -> None:
-        self.signals[self._vector_of(frame) if frame else "?"].append(signal)
+        self.signals[self._frame_name(frame) if frame else "?"].append(signal)
 
     def _on_report(self, source, kind: str, detail: str) -> None:
         self._record(source.get("frame"), f"{kind} {detail[:80]}")
 
     def _on_route(self, route) -> None:
+        # Serve our pages; any other request is a signal, and never leaves.
         body = self.documents.get(route.request.url)
         if body is not None:
             route.fulfill(status=200, content_type="text/html; charset=utf-8", body=body)
             return
-        frame = None
         try:
             frame = route.request.frame
-        except Exception:  # a request from a service worker or a closed frame
+        except Exception:  # a service worker's request
             frame = None
         self._record(frame, f"request {route.request.url[:100]}")
         route.abort()
@@ -166,55 +166,60 @@ class Harness:
         dialog.dismiss()
 
     def _on_frame_attached(self, frame) -> None:
-        # Our own iframes are children of the batch page; anything deeper is content.
+        # Our iframes are children of the page; anything deeper came from content.
         if frame.parent_frame and frame.parent_frame.parent_frame:
             self._record(frame, "frame attached")
 
     def _on_frame_navigated(self, frame) -> None:
-        if frame.url not in self.documents and frame.url not in SRCDOC_URLS:
+        if frame.url not in self.documents and frame.url != "about:srcdoc":
             self._record(frame, f"navigation {frame.url[:100]}")
 
-    def render(self, snippets: dict[str, str]) -> list[dict]:
-        """Render each snippet in its own iframe; return what the browser built."""
-        inspected = []
+    def render(self, snippets: dict[str, str], per_frame: int = 1) -> list[dict]:
+        """Render the snippets, per_frame to an iframe; return what the browser built."""
         names = list(snippets)
-        for start in range(0, len(names), BATCH_SIZE):
-            batch = names[start : start + BATCH_SIZE]
-            page_url = f"{ORIGIN}/batch/{start}"
-            frames = []
-            for name in batch:
-                document = (
-                    '<!doctype html><html><head><meta charset="utf-8">'
-                    "<title>vector</title></head><body><div id=c>"
-                    f"{snippets[name]}</div></body></html>"
-                )
-                frames.append(
-                    f'<iframe name="{name}" srcdoc="{html.escape(document)}"'
-                    ' width="300" height="60"></iframe>'
-                )
+        groups = [names[i : i + per_frame] for i in range(0, len(names), per_frame)]
+        inspected = []
+        for start in range(0, len(groups), FRAMES_PER_PAGE):
+            frames = [
+                self._iframe(group, snippets) for group in groups[start : start + FRAMES_PER_PAGE]
+            ]
+            page_url = f"{ORIGIN}/page/{start}"
             self.documents[page_url] = (
-                '<!doctype html><html><head><meta charset="utf-8"><title>batch</title>'
+                '<!doctype html><html><head><meta charset="utf-8"><title>xss</title>'
                 f"</head><body>{''.join(frames)}</body></html>"
             )
             page = self.context.new_page()
             try:
                 page.goto(page_url, wait_until="load", timeout=30_000)
-                for step in (INSPECT, INTERACT):
+                page.wait_for_timeout(SETTLE_MS)
+                if page.url == page_url:
+                    inspected.extend(page.evaluate(INSPECT))
+                    page.evaluate(INTERACT)
+                    # Also lets the binding's reports reach us before the page closes.
                     page.wait_for_timeout(SETTLE_MS)
-                    if page.url != page_url:
-                        self.signals["?"].append(f"batch navigated to {page.url}")
-                        break
-                    result = page.evaluate(step)
-                    inspected.extend(result or [])
+                if page.url != page_url:
+                    self.signals["?"].append(f"page navigated to {page.url}")
             finally:
                 page.close()
         return inspected
 
+    @staticmethod
+    def _iframe(group: list[str], snippets: dict[str, str]) -> str:
+        boxes = "".join(f'<div data-v="{name}">{snippets[name]}</div>' for name in group)
+        document = (
+            '<!doctype html><html><head><meta charset="utf-8"><title>snippet</title>'
+            f"</head><body>{boxes}</body></html>"
+        )
+        return (
+            f'<iframe name="{"+".join(group)}" srcdoc="{html.escape(document)}"'
+            ' width="300" height="60"></iframe>'
+        )
+
 
 @pytest.fixture
 def harness(browser):
-    """Yield a fresh Harness in its own browser context."""
-    context = browser.new_context(java_script_enabled=True)
+    """Yield a Harness in a fresh browser context."""
+    context = browser.new_context()
     try:
         yield Harness(context)
     finally:
@@ -224,54 +229,61 @@ def harness(browser):
 def test_sanitized_vectors_do_nothing_in_chromium(harness):
     if not XSS_VECTORS:
         pytest.skip(XSS_ABSENT)
-    started = time.monotonic()
-    ids = {f"v{n}": vector_id for n, (vector_id, _) in enumerate(XSS_VECTORS)}
-    snippets = {
-        f"v{n}": clean_comment_html(payload).html for n, (_, payload) in enumerate(XSS_VECTORS)
-    }
-    inspected = harness.render(snippets)
+    # Identical outputs are rendered once. Several outputs share a frame, as comments
+    # share the review page: any signal at all fails the test, so one snippet's
+    # navigation cannot hide another's success.
+    ids: dict[str, list[str]] = defaultdict(list)
+    outputs: dict[str, str] = {}
+    for vector_id, payload in XSS_VECTORS:
+        output = clean_comment_html(payload).html
+        ids[outputs.setdefault(output, f"v{len(outputs)}")].append(vector_id)
+    snippets = {name: output for output, name in outputs.items()}
+    inspected = harness.render(snippets, per_frame=8)
 
-    fired = {ids.get(name, name): sig for name, sig in harness.signals.items() if sig}
+    def where(frame_name: str) -> list[str]:
+        return [i for name in frame_name.split("+") for i in ids.get(name, [name])]
+
+    fired = {tuple(where(name)): signals for name, signals in harness.signals.items()}
     assert not fired, fired
     assert len(inspected) == len(snippets)
     problems = []
-    for frame in inspected:
-        where = ids[frame["name"]]
-        if frame["missing"]:
-            problems.append((where, "snippet container missing"))
-        for element in frame["elements"]:
+    for box in inspected:
+        vector = ids[box["name"]][0]
+        if box["missing"]:
+            problems.append((vector, "snippet container missing"))
+        for element in box["elements"]:
             tag = element["tag"]
-            if element["ns"] != "http://www.w3.org/1999/xhtml":
-                problems.append((where, f"{tag} in namespace {element['ns']}"))
+            if element["ns"] != XHTML:
+                problems.append((vector, f"{tag} in namespace {element['ns']}"))
             if tag not in OUTPUT_ATTRIBUTES:
-                problems.append((where, f"element {tag}"))
+                problems.append((vector, f"element {tag}"))
                 continue
             attrs = {name: (value, scheme) for name, value, scheme in element["attrs"]}
             for name, (value, scheme) in attrs.items():
                 if name not in OUTPUT_ATTRIBUTES[tag]:
-                    problems.append((where, f"{tag}[{name}={value!r}]"))
+                    problems.append((vector, f"{tag}[{name}={value!r}]"))
                 if scheme is not None and scheme.rstrip(":") not in ALLOWED_PROTOCOLS:
-                    problems.append((where, f"{tag}[{name}] scheme {scheme}"))
+                    problems.append((vector, f"{tag}[{name}={value!r}] scheme {scheme}"))
             if tag == "a" and attrs.get("rel", (None,))[0] != "nofollow ugc":
-                problems.append((where, f"a without rel: {attrs}"))
+                problems.append((vector, f"a without our rel: {attrs}"))
     assert not problems, problems
-    assert time.monotonic() - started < 60
 
 
 def test_raw_positive_controls_are_caught(harness):
-    # Render the vectors that did execute unsanitized through the same harness: if
-    # it did not see them, "nothing fired" above would prove nothing.
+    # The vectors that did execute unsanitized, through the same harness (one to a
+    # frame, to tell which fired): if it missed them, "nothing fired" would prove
+    # nothing.
     path = XSS_DIR / "positive-controls.derived.jsonl"
     if not path.exists():
         pytest.skip(XSS_ABSENT)
     rows = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line]
     snippets = {f"v{n}": row["payload"] for n, row in enumerate(rows)}
-    harness.render(snippets)
+    harness.render(snippets, per_frame=1)
 
-    caught = {name for name, sig in harness.signals.items() if sig and name != "?"}
-    missed = sorted(
-        (rows[int(name[1:])]["id"], rows[int(name[1:])]["signals"])
-        for name in snippets
-        if name not in caught
-    )
-    assert len(caught & set(snippets)) >= 0.9 * len(snippets), missed
+    missed = [
+        (row["id"], row["signals"], row["payload"][:60])
+        for n, row in enumerate(rows)
+        if not harness.signals.get(f"v{n}")
+    ]
+    # 98 of 99 with Debian's Chromium: '<img onload=...>' without a src never loads.
+    assert len(missed) <= 0.1 * len(rows), missed
