@@ -146,6 +146,10 @@ class LoginSession(Base):
     user: Mapped[User] = relationship(lazy="joined")
 
 
+# What the queue's search reads, lower-cased; the trigram index is built on exactly this.
+SEARCH_TEXT_SQL = "lower(author_name) || ' ' || lower(author_email) || ' ' || lower(content_raw)"
+
+
 class Comment(Base):
     """A submitted comment: raw and sanitized text, verdict, score and reasons."""
 
@@ -182,6 +186,14 @@ class Comment(Base):
         Index("ix_comments_site_post_status", "site_id", "post_id", "status", "created_at"),
         Index("ix_comments_author_email_status", "author_email", "status"),
         Index("ix_comments_parent", "parent_id"),
+        # The review queue's free-text search (moderation.queue.search_text), PostgreSQL
+        # only: a trigram index answers LIKE '%word%' without scanning every comment.
+        # Created by migration 0002_queue_indexes, which also enables pg_trgm.
+        Index(
+            "ix_comments_search_trgm",
+            text(f"({SEARCH_TEXT_SQL}) gin_trgm_ops"),
+            postgresql_using="gin",
+        ).ddl_if(dialect="postgresql"),
     )
 
 

@@ -121,6 +121,9 @@ class QueuePageOut(BaseModel):
     items: list[QueueComment]
     next_cursor: str | None
     counts: StatusCounts
+    count_limit: int = Field(
+        description="Counts stop here: a count equal to it means at least that many."
+    )
 
 
 class AuditEventOut(BaseModel):
@@ -231,6 +234,11 @@ def parse_cursor(raw: str | None) -> Cursor | None:
         raise Problem(400, "Bad cursor", "The cursor is not one this API gave.") from None
 
 
+def count_limit() -> int:
+    """Return where the counts per status stop (config QUEUE_COUNT_LIMIT)."""
+    return int(current_app.config.get("QUEUE_COUNT_LIMIT", queue.COUNT_LIMIT))
+
+
 def parse_limit(raw: str | None) -> int:
     """Return the page size asked for (1 to MAX_PAGE_SIZE), or raise 400."""
     config = current_app.config
@@ -255,12 +263,14 @@ def list_queue() -> dict[str, Any]:
         cursor=parse_cursor(request.args.get("cursor")),
         limit=parse_limit(request.args.get("limit")),
     )
-    counts = queue.count_by_status(session, queue_filter)
+    cap = count_limit()
+    counts = queue.count_by_status(session, queue_filter, limit=cap)
     out = QueuePageOut(
         status=str(queue_filter.status) if queue_filter.status else ALL_STATUSES,
         items=serialize(session, page.items),
         next_cursor=page.next_cursor.encode() if page.next_cursor else None,
         counts=StatusCounts(**{str(status): n for status, n in counts.items()}),
+        count_limit=cap,
     )
     return out.model_dump(mode="json")
 
@@ -314,11 +324,7 @@ def decide_comment(comment_id: int, action: str) -> tuple[dict[str, Any], int, d
     """Approve, reject or mark a comment as spam (409 if it changed since `version`)."""
     body = validate_model(DecisionIn, _json_body())
     header_version = _if_match_version(comment_id)
-    if (
-        body.version is not None
-        and header_version is not None
-        and body.version != header_version
-    ):
+    if body.version is not None and header_version is not None and body.version != header_version:
         raise invalid({"version": ["differs from the version named by If-Match"]})
     session = get_session()
     result = queue.apply_decision(

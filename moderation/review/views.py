@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 from typing import TypeVar
 from urllib.parse import urlsplit
@@ -23,6 +24,7 @@ from flask_wtf.csrf import CSRFError
 
 from moderation import queue
 from moderation.api.queue import ALL_STATUSES
+from moderation.api.queue import count_limit
 from moderation.api.queue import etag_of
 from moderation.api.queue import parse_cursor
 from moderation.api.queue import parse_filter
@@ -123,8 +125,10 @@ def login() -> Response:
     return redirect(_safe_next(request.form.get("next")))
 
 
-def _refused(outcome: Outcome, locked_until: Any, email: str, now: Any) -> Response:
-    if outcome is Outcome.LOCKED:
+def _refused(
+    outcome: Outcome, locked_until: datetime | None, email: str, now: datetime
+) -> Response:
+    if outcome is Outcome.LOCKED and locked_until is not None:
         minutes = max(1, round((locked_until - now).total_seconds() / 60))
         message = (
             "Too many failed sign-ins: this account is locked for about"
@@ -167,18 +171,19 @@ def queue_page() -> Response:
         cursor=parse_cursor(request.args.get("cursor")),
         limit=parse_limit(request.args.get("limit")),
     )
-    counts = queue.count_by_status(session, queue_filter)
+    cap = count_limit()
+    counts = queue.count_by_status(session, queue_filter, limit=cap)
     status = str(queue_filter.status) if queue_filter.status else ALL_STATUSES
     kept = {
-        key: value
-        for key in ("q", "post_id", "site", "limit")
-        if (value := request.args.get(key))
+        key: value for key in ("q", "post_id", "site", "limit") if (value := request.args.get(key))
     }
     body = render_template(
         "review/queue.html",
         status=status,
         tabs=[(tab, counts[tab], _tab_url(tab, kept)) for tab in TABS],
         total=sum(counts.values()),
+        total_capped=any(n >= cap for n in counts.values()),
+        cap=cap,
         all_url=_tab_url(ALL_STATUSES, kept),
         comments=page.items,
         parents=queue.parents_of(session, page.items),

@@ -151,7 +151,10 @@
   function adjustCount(status, delta) {
     for (const key of [status, "all"]) {
       const badge = document.querySelector(`[data-count="${key}"]`);
-      if (badge) badge.textContent = String(Math.max(0, Number(badge.textContent) + delta));
+      // A capped count ("10,000+") is a lower bound: leave it alone.
+      if (!badge || badge.hasAttribute("data-capped")) continue;
+      const value = Number(badge.textContent.replace(/[^0-9]/g, ""));
+      badge.textContent = Math.max(0, value + delta).toLocaleString("en-US");
     }
   }
 
