@@ -113,7 +113,7 @@ def body_cases() -> list[Any]:
         pytest.param(b'{"a": 1, "a": 2}', JSON, 400, id="json-duplicate-key"),
         pytest.param(b'{"content": "\xff\xfe"}', JSON, 400, id="json-invalid-utf8"),
         pytest.param(b'{"content": "\xed\xa0\x80"}', JSON, 400, id="json-utf8-surrogate"),
-        pytest.param("{\"content\": 'single'}".encode(), JSON, 400, id="json-single-quotes"),
+        pytest.param(b"{\"content\": 'single'}", JSON, 400, id="json-single-quotes"),
         pytest.param(b"content=%FF%FE&post_id=1", FORM, 400, id="form-invalid-utf8"),
         pytest.param(b"content=\xff", FORM, 400, id="form-raw-non-ascii"),
         pytest.param(b"post_id=1&post_id=2", FORM, 400, id="form-repeated-field"),
@@ -137,7 +137,8 @@ def test_malformed_body_is_a_4xx_problem_and_nothing_is_stored(
     assert response.mimetype == "application/problem+json"
     problem = response.get_json()
     assert problem["status"] == status
-    assert problem["title"] and problem["detail"]
+    assert problem["title"]
+    assert problem["detail"]
     assert stored(app) == 0
 
 

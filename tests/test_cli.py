@@ -19,7 +19,8 @@ def test_sites_create_prints_a_working_key_alone_on_the_last_line(runner, client
     result = runner.invoke(args=["sites", "create", "my-blog"])
     assert result.exit_code == 0, result.output
     key = last_line(result.output)
-    assert key.startswith("msk_") and " " not in key
+    assert key.startswith("msk_")
+    assert " " not in key
     with db.new_session(app) as s:
         site = s.scalar(select(Site).where(Site.name == "my-blog"))
         assert site.key_hash == hash_secret(key)
@@ -78,7 +79,8 @@ def test_users_create_asks_for_the_password_when_not_given(runner, app):
 
 def test_users_create_refuses_a_short_password_and_a_bad_role(runner):
     short = runner.invoke(args=["users", "create", "x@example.org", "--password", "short"])
-    assert short.exit_code != 0 and "at least 8" in short.output
+    assert short.exit_code != 0
+    assert "at least 8" in short.output
     role = runner.invoke(
         args=["users", "create", "y@example.org", "--role", "root", "--password", "long-enough"]
     )

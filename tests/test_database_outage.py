@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -51,10 +52,8 @@ class TcpProxy:
             pass
         finally:
             for s in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 s.close()
 
     def cut(self) -> None:
@@ -62,10 +61,8 @@ class TcpProxy:
         self.up = False
         with self.lock:
             for link in self.links:
-                try:
+                with contextlib.suppress(OSError):
                     link.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
                 link.close()
             self.links.clear()
 
