@@ -7,6 +7,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from moderation.api.admin import ADMIN_MODELS
+from moderation.api.admin import openapi_paths as admin_paths
 from moderation.api.queue import QUEUE_MODELS
 from moderation.api.queue import openapi_paths as queue_paths
 from moderation.api.views import bp
@@ -20,6 +22,7 @@ DOCUMENTED_MODELS: list[type[BaseModel]] = [
     CommentOut,
     PostCommentsPage,
     *QUEUE_MODELS,
+    *ADMIN_MODELS,
 ]
 REF = "#/components/schemas/{model}"
 
@@ -121,6 +124,7 @@ def build_document() -> dict[str, Any]:
                 }
             },
             **queue_paths(),
+            **admin_paths(),
         },
     }
 

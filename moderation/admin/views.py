@@ -1,0 +1,388 @@
+"""Admin pages: versions side by side, retraining with live status, settings, sites, users."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import UTC
+from datetime import datetime
+from typing import Any
+from typing import TypeVar
+
+import click
+from flask import Blueprint
+from flask import Response
+from flask import current_app
+from flask import flash
+from flask import redirect
+from flask import render_template
+from flask import request
+from flask import url_for
+from sqlalchemy import select
+
+from moderation import jobs
+from moderation import retraining
+from moderation.accounts import AccountError
+from moderation.accounts import create_site
+from moderation.accounts import create_user
+from moderation.accounts import issue_token
+from moderation.accounts import revoke_site
+from moderation.admin import actions
+from moderation.admin import charts
+from moderation.admin.actions import SettingsPatch
+from moderation.admin.actions import TrainingJobIn
+from moderation.admin.actions import UserPatch
+from moderation.admin.actions import change_user
+from moderation.admin.actions import find_site
+from moderation.admin.actions import find_user
+from moderation.admin.actions import merge_settings
+from moderation.admin.actions import queue_training_job
+from moderation.admin.metrics import MetricView
+from moderation.admin.metrics import comparison_views
+from moderation.admin.metrics import metric_view
+from moderation.auth import check_role
+from moderation.auth import current_principal
+from moderation.db import get_session
+from moderation.problems import Problem
+from moderation.schemas import validate_model
+from moderation.settings import load_settings
+from moderation.settings import save_settings
+from moderation.tables import ClassifierVersion
+from moderation.tables import Role
+from moderation.tables import Site
+from moderation.tables import User
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+F = TypeVar("F", bound=Callable[..., Any])
+NAV = (
+    ("admin.versions_page", "Classifier"),
+    ("admin.settings_page", "Settings"),
+    ("admin.sites_page", "Sites"),
+    ("admin.users_page", "Users"),
+)
+
+
+@bp.record_once
+def _set_up_jobs(state: Any) -> None:
+    # Jobs belong to the admin feature: their defaults, and failing the jobs a
+    # previous run left open, come with the blueprint.
+    jobs.init_app(state.app)
+
+
+@bp.cli.command("run-job")
+@click.argument("job_id", type=int, required=False)
+def run_job_command(job_id: int | None) -> None:
+    """Run a queued training job here (the oldest when no JOB_ID): for JOB_RUNNER=none."""
+    app = current_app._get_current_object()
+    status = jobs.run_next(app) if job_id is None else jobs.run_job(app, job_id)
+    if status is None:
+        raise click.ClickException("no queued training job to run")
+    click.echo(f"training job ended {status}")
+    if status is not jobs.JobStatus.SUCCEEDED:
+        raise click.exceptions.Exit(1)
+
+
+def admin_page(view: F) -> F:
+    """Send anonymous visitors to sign in; let only admins in (CSRF checked on posts)."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        principal = current_principal()
+        if principal is None:
+            return redirect(url_for("review.login", next=request.full_path.rstrip("?")))
+        check_role(principal, Role.ADMIN)
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
+def _page(template: str, status: int = 200, **context: Any) -> Response:
+    body = render_template(
+        template,
+        nav=NAV,
+        user=current_principal().label,
+        **context,
+    )
+    response = Response(body, status=status, mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"  # keys, tokens and emails: never cached
+    return response
+
+
+def _flash_problem(problem: Problem) -> None:
+    errors = problem.extensions.get("errors") or {}
+    details = "; ".join(f"{key}: {', '.join(msgs)}" for key, msgs in errors.items())
+    flash(f"{problem.detail} {details}".strip(), "error")
+
+
+def _checked(name: str) -> bool:
+    return request.form.get(name) in ("on", "true", "1", "yes")
+
+
+# --- classifier versions and retraining ---
+
+
+@bp.get("/")
+@admin_page
+def versions_page() -> Response:
+    """Show the retrain panel, the candidate beside the active version, and every version."""
+    app = current_app._get_current_object()
+    session = get_session()
+    jobs.look_at_jobs(app, session)
+    versions = retraining.list_versions(session)
+    active = next((v for v in versions if v.active), None)
+    candidate = _candidate(versions, active, request.args.get("compare", type=int))
+    settings = load_settings(session)
+    pair = comparison_views(candidate, active, settings)
+    latest = jobs.list_jobs(session, limit=1)
+    return _page(
+        "admin/versions.html",
+        page="versions",
+        versions=versions,
+        views={v.id: metric_view(v.metrics or {}, settings) for v in versions},
+        active=active,
+        candidate=candidate,
+        pair=pair,
+        chart=_chart,
+        job=latest[0] if latest else None,
+        corpus_files=retraining.available_corpus_files(app.config),
+        settings=settings,
+        previous=retraining.previous_version(session)[0],
+    )
+
+
+def _candidate(
+    versions: list[ClassifierVersion], active: ClassifierVersion | None, wanted: int | None
+) -> ClassifierVersion | None:
+    if wanted is not None:
+        return next((v for v in versions if v.id == wanted and not v.active), None)
+    newer = [v for v in versions if not v.active and (active is None or v.id > active.id)]
+    return newer[0] if newer else None
+
+
+def _chart(view: MetricView | None, label: str) -> Any:
+    if view is None:
+        return charts.pr_curve_svg([], label=label)
+    return charts.pr_curve_svg(view.pr_curve, label=label, operating=view.operating)
+
+
+@bp.post("/training-jobs")
+@admin_page
+def start_training() -> Response:
+    """Queue a retraining from the form (the page then follows it live)."""
+    since = request.form.get("since", "").strip()
+    body = {
+        "include_decisions": _checked("include_decisions"),
+        "corpus_files": request.form.getlist("corpus_files"),
+    }
+    try:
+        if since:
+            body["since"] = datetime.fromisoformat(since).replace(tzinfo=UTC)
+        options = validate_model(TrainingJobIn, body)
+        session = get_session()
+        job = queue_training_job(session, options, current_principal().label)
+        session.commit()
+    except ValueError:
+        flash("The date is not a valid date.", "error")
+    except Problem as problem:
+        _flash_problem(problem)
+    else:
+        jobs.start_runner(current_app._get_current_object(), job.id)
+        flash(f"Training job {job.id} queued.", "info")
+    return redirect(url_for("admin.versions_page"))
+
+
+@bp.post("/versions/<int:version_id>/promote")
+@admin_page
+def promote_version(version_id: int) -> Response:
+    """Promote a version from the page (refused when worse unless forced)."""
+    try:
+        result = actions.promote_version(
+            version_id, force=_checked("force"), who=current_principal().label
+        )
+    except Problem as problem:
+        _flash_problem(problem)
+    else:
+        forced = " (forced)" if result.forced else ""
+        flash(f"Version {result.version.id} is now active{forced}.", "info")
+    return redirect(url_for("admin.versions_page"))
+
+
+@bp.post("/versions/rollback")
+@admin_page
+def rollback_version() -> Response:
+    """Reactivate the previously active version."""
+    try:
+        result = actions.rollback_version(current_principal().label)
+    except Problem as problem:
+        _flash_problem(problem)
+    else:
+        flash(f"Rolled back: version {result.version.id} is active again.", "info")
+    return redirect(url_for("admin.versions_page"))
+
+
+# --- settings ---
+
+
+def _settings_form() -> dict[str, Any]:
+    """Read the settings form into the API's patch shape (the browser sends every field)."""
+    form = request.form
+
+    def number(name: str) -> Any:
+        raw = form.get(name, "").strip()
+        try:
+            return float(raw)
+        except ValueError:
+            return raw  # the model names the field
+
+    def lines(name: str) -> list[str]:
+        return form.get(name, "").splitlines()
+
+    max_links = form.get("max_links", "").strip()
+    return {
+        "spam_threshold": number("spam_threshold"),
+        "hold_threshold": number("hold_threshold"),
+        "disallowed_words": lines("disallowed_words"),
+        "moderation_words": lines("moderation_words"),
+        "trust_new_authors": _checked("trust_new_authors"),
+        "max_links": int(max_links) if max_links.isdigit() else max_links,
+    }
+
+
+@bp.get("/settings")
+@admin_page
+def settings_page() -> Response:
+    """Show the settings form with its preview."""
+    return _page("admin/settings.html", page="settings", settings=load_settings(get_session()))
+
+
+@bp.post("/settings")
+@admin_page
+def save_settings_form() -> Response:
+    """Save the settings form."""
+    session = get_session()
+    try:
+        patch = validate_model(SettingsPatch, _settings_form())
+        merged = merge_settings(load_settings(session), patch)
+        changes = {key: getattr(merged, key) for key in patch.model_dump(exclude_none=True)}
+        save_settings(session, changes, current_principal().label)
+        session.commit()
+    except Problem as problem:
+        _flash_problem(problem)
+    else:
+        flash("Settings saved; every worker applies them within seconds.", "info")
+    return redirect(url_for("admin.settings_page"))
+
+
+# --- sites ---
+
+
+def _sites_page(status: int = 200, **context: Any) -> Response:
+    sites = get_session().scalars(select(Site).order_by(Site.name)).all()
+    return _page("admin/sites.html", status, page="sites", sites=sites, **context)
+
+
+@bp.get("/sites")
+@admin_page
+def sites_page() -> Response:
+    """List sites, with the form to create one."""
+    return _sites_page()
+
+
+@bp.post("/sites")
+@admin_page
+def create_site_form() -> Response:
+    """Create a site and show its key once (never put in a redirect or cookie)."""
+    session = get_session()
+    name = request.form.get("name", "")
+    try:
+        site, key = create_site(session, name)
+        session.commit()
+    except AccountError as exc:
+        return _sites_page(422, error=str(exc), name=name)
+    return _sites_page(new_site=site, new_key=key)
+
+
+@bp.post("/sites/<int:site_id>/revoke")
+@admin_page
+def revoke_site_form(site_id: int) -> Response:
+    """Revoke a site's key."""
+    session = get_session()
+    try:
+        site = revoke_site(session, find_site(session, site_id).name)
+        session.commit()
+    except Problem as problem:
+        _flash_problem(problem)
+    else:
+        flash(f"The key of {site.name} is revoked.", "info")
+    return redirect(url_for("admin.sites_page"))
+
+
+# --- users ---
+
+
+def _users_page(status: int = 200, **context: Any) -> Response:
+    users = get_session().scalars(select(User).order_by(User.email)).all()
+    return _page(
+        "admin/users.html", status, page="users", users=users, roles=list(Role), **context
+    )
+
+
+@bp.get("/users")
+@admin_page
+def users_page() -> Response:
+    """List accounts, with the forms to create and change them."""
+    return _users_page()
+
+
+@bp.post("/users")
+@admin_page
+def create_user_form() -> Response:
+    """Create an account."""
+    session = get_session()
+    email = request.form.get("email", "")
+    try:
+        role = Role(request.form.get("role", Role.MODERATOR.value))
+        user = create_user(session, email, request.form.get("password", ""), role)
+        session.commit()
+    except (AccountError, ValueError) as exc:
+        return _users_page(422, error=str(exc), email=email)
+    flash(f"Account {user.email} created ({user.role}).", "info")
+    return redirect(url_for("admin.users_page"))
+
+
+@bp.post("/users/<int:user_id>")
+@admin_page
+def update_user_form(user_id: int) -> Response:
+    """Change an account's role or disabled flag."""
+    session = get_session()
+    try:
+        user = find_user(session, user_id)
+        patch = validate_model(
+            UserPatch,
+            {"role": request.form.get("role", str(user.role)), "disabled": _checked("disabled")},
+        )
+        change_user(session, user, patch, current_principal().user)
+        session.commit()
+    except Problem as problem:
+        _flash_problem(problem)
+    else:
+        state = "disabled" if user.disabled else "enabled"
+        flash(f"{user.email}: {user.role}, {state}.", "info")
+    return redirect(url_for("admin.users_page"))
+
+
+@bp.post("/users/<int:user_id>/token")
+@admin_page
+def issue_token_form(user_id: int) -> Response:
+    """Issue a personal API token and show it once."""
+    session = get_session()
+    try:
+        user = find_user(session, user_id)
+        if user.disabled:
+            raise Problem(409, "Conflict", "A disabled account gets no token.")
+        token = issue_token(session, user)
+        session.commit()
+    except Problem as problem:
+        _flash_problem(problem)
+        return redirect(url_for("admin.users_page"))
+    return _users_page(token_user=user, token=token)

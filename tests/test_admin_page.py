@@ -1,0 +1,287 @@
+"""The /admin pages: who may see them, their forms, and the whole loop in headless Chromium."""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from moderation import db
+from moderation.settings import load_settings
+from moderation.tables import ClassifierVersion
+from moderation.tables import Site
+from moderation.tables import Status
+from moderation.tables import User
+from tests.admin_support import add_labelled
+from tests.admin_support import fit_base
+from tests.admin_support import novel_spam
+from tests.admin_support import site_ham
+from tests.admin_support import store_version
+
+ADMIN = ("admin@example.org", "admin-password")
+PAGES = ("/admin/", "/admin/settings", "/admin/sites", "/admin/users")
+
+
+@pytest.fixture
+def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
+    """Run training jobs in a thread of the served app (the subprocess runner has its tests)."""
+    return {**app_config, "JOB_RUNNER": "thread", "JOB_HEARTBEAT_SECONDS": 0.2}
+
+
+def sign_in(client: FlaskClient, who: tuple[str, str] = ADMIN) -> str:
+    """Sign in through the review login page; return a CSRF token for the admin forms."""
+    form = client.get("/review/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    response = client.post(
+        "/review/login", data={"email": who[0], "password": who[1], "csrf_token": token}
+    )
+    assert response.status_code == 302
+    page = client.get("/admin/").get_data(as_text=True) if who == ADMIN else form
+    return re.search(r'name="csrf-token" content="([^"]+)"', page).group(1) if page else ""
+
+
+def blog_id(app: Flask) -> int:
+    with db.new_session(app) as s:
+        return s.scalar(select(Site.id).where(Site.name == "blog"))
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_send_visitors_to_sign_in_and_refuse_moderators(client, creds, path):
+    anonymous = client.get(path)
+    assert anonymous.status_code == 302
+    assert "/review/login" in anonymous.headers["Location"]
+    sign_in(client, ("mod@example.org", "mod-password"))
+    assert client.get(path, headers={"Accept": "text/html"}).status_code == 403
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_pages_render_for_admins_with_a_strict_csp(client, creds, path):
+    sign_in(client)
+    response = client.get(path)
+    assert response.status_code == 200
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp
+    assert "'unsafe-inline'" not in csp
+    assert response.headers["Cache-Control"] == "no-store"
+    html = response.get_data(as_text=True)
+    assert "<script>" not in html
+    assert " style=" not in html
+    assert 'src="/static/admin.js"' in html
+
+
+def test_forms_without_their_csrf_token_change_nothing(app, client, creds):
+    sign_in(client)
+    response = client.post("/admin/settings", data={"spam_threshold": "0.5"})
+    assert response.status_code == 400
+    response = client.post("/admin/sites", data={"name": "sneaky"})
+    assert response.status_code == 400
+    with db.new_session(app) as s:
+        assert load_settings(s).spam_threshold == 0.9
+        assert s.scalar(select(Site).where(Site.name == "sneaky")) is None
+
+
+def test_settings_form_saves_and_refuses_crossed_thresholds(app, client, creds):
+    token = sign_in(client)
+    form = {
+        "csrf_token": token,
+        "spam_threshold": "0.8",
+        "hold_threshold": "0.6",
+        "max_links": "3",
+        "disallowed_words": "casino\r\n\r\nviagra",
+        "moderation_words": "",
+        "trust_new_authors": "on",
+    }
+    saved = client.post("/admin/settings", data=form, follow_redirects=True)
+    assert "Settings saved" in saved.get_data(as_text=True)
+    with db.new_session(app) as s:
+        settings = load_settings(s)
+    assert settings.spam_threshold == 0.8
+    assert settings.disallowed_words == ("casino", "viagra")
+    assert settings.trust_new_authors is True
+    crossed = client.post(
+        "/admin/settings", data={**form, "hold_threshold": "0.9"}, follow_redirects=True
+    )
+    assert "hold_threshold" in crossed.get_data(as_text=True)
+    with db.new_session(app) as s:
+        assert load_settings(s).hold_threshold == 0.6
+
+
+def test_site_key_is_shown_once_and_revoked(app, client, creds):
+    token = sign_in(client)
+    created = client.post("/admin/sites", data={"csrf_token": token, "name": "shop"})
+    html = created.get_data(as_text=True)
+    key = re.search(r'id="new-site-key">([^<]+)<', html).group(1)
+    assert key.startswith("msk_")
+    assert key not in client.get("/admin/sites").get_data(as_text=True)
+    with db.new_session(app) as s:
+        site = s.scalar(select(Site).where(Site.name == "shop"))
+    client.post(f"/admin/sites/{site.id}/revoke", data={"csrf_token": token})
+    with db.new_session(app) as s:
+        assert s.get(Site, site.id).revoked_at is not None
+
+
+def test_users_are_created_changed_and_given_tokens(app, client, creds):
+    token = sign_in(client)
+    client.post(
+        "/admin/users",
+        data={
+            "csrf_token": token,
+            "email": "new@example.org",
+            "password": "long-enough",
+            "role": "moderator",
+        },
+    )
+    with db.new_session(app) as s:
+        user = s.scalar(select(User).where(User.email == "new@example.org"))
+    assert user is not None
+    client.post(
+        f"/admin/users/{user.id}", data={"csrf_token": token, "role": "admin", "disabled": "on"}
+    )
+    with db.new_session(app) as s:
+        changed = s.get(User, user.id)
+    assert changed.role == "admin"
+    assert changed.disabled is True
+    shown = client.post(f"/admin/users/{creds_user_id(app)}/token", data={"csrf_token": token})
+    assert re.search(r'id="new-token">mut_', shown.get_data(as_text=True))
+
+
+def creds_user_id(app: Flask) -> int:
+    with db.new_session(app) as s:
+        return s.scalar(select(User.id).where(User.email == "mod@example.org"))
+
+
+def test_versions_page_shows_both_versions_side_by_side(app, client, creds):
+    from moderation import jobs
+
+    store_version(app, fit_base(), active=True)
+    add_labelled(app, blog_id(app), novel_spam(30), Status.SPAM, "mod@example.org")
+    add_labelled(app, blog_id(app), site_ham(30), Status.APPROVED, "mod@example.org")
+    token = sign_in(client)
+    app.config["JOB_RUNNER"] = "none"
+    client.post("/admin/training-jobs", data={"csrf_token": token, "include_decisions": "on"})
+    with db.new_session(app) as s:
+        from moderation.tables import TrainingJob
+
+        job_id = s.scalar(select(TrainingJob.id))
+    jobs.run_job(app, job_id)
+    html = client.get("/admin/").get_data(as_text=True)
+    assert 'id="candidate-version" data-version-id="2"' in html
+    assert 'id="active-version" data-version-id="1"' in html
+    assert html.count('<svg class="pr-curve"') >= 2
+    assert html.count('class="confusion"') == 2
+    assert "not worse" in html
+    promoted = client.post(
+        "/admin/versions/2/promote", data={"csrf_token": token}, follow_redirects=True
+    )
+    assert "Version 2 is now active" in promoted.get_data(as_text=True)
+    with db.new_session(app) as s:
+        assert s.scalar(select(ClassifierVersion.id).where(ClassifierVersion.active)) == 2
+
+
+# --- the whole loop in the browser ---
+
+
+@pytest.fixture
+def live_server(app: Flask) -> Iterator[str]:
+    """Serve the test app over real HTTP on a free local port."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    logger = logging.getLogger("werkzeug")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        thread.join(5)
+        server.server_close()
+        logger.setLevel(level)
+
+
+@pytest.mark.browser
+def test_admin_retrains_watches_the_job_promotes_and_the_cards_show_it(
+    app, browser, live_server, creds, site_api
+):
+    base_id = store_version(app, fit_base(), active=True)
+    add_labelled(app, blog_id(app), novel_spam(30), Status.SPAM, "mod@example.org")
+    add_labelled(app, blog_id(app), site_ham(30), Status.APPROVED, "mod@example.org")
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    context.set_default_timeout(10_000)
+    problems: list[str] = []
+    page = context.new_page()
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}"))
+    page.on("pageerror", lambda e: problems.append(f"pageerror {e}"))
+    origin = live_server
+
+    def foreign(request: Any) -> None:
+        parts = urlsplit(request.url)
+        if f"{parts.scheme}://{parts.netloc}" != origin:
+            problems.append(f"request {request.url}")
+
+    page.on("request", foreign)
+    # Record every status the job box shows, across the page's own navigations.
+    statuses: list[str] = []
+    page.expose_function("__reportJobStatus", lambda status: statuses.append(status))
+    page.add_init_script(
+        """
+        document.addEventListener("DOMContentLoaded", () => {
+          const box = document.getElementById("job");
+          if (!box) return;
+          let last = box.dataset.jobStatus;
+          if (last) window.__reportJobStatus(last);
+          new MutationObserver(() => {
+            const now = box.dataset.jobStatus;
+            if (now && now !== last) window.__reportJobStatus((last = now));
+          }).observe(box, { attributes: true });
+        });
+        """
+    )
+    try:
+        page.goto(f"{live_server}/review/login")
+        page.get_by_label("Email").fill(ADMIN[0])
+        page.get_by_label("Password").fill(ADMIN[1])
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{live_server}/review/*")
+        page.goto(f"{live_server}/admin/")
+        assert page.locator("#active-version").get_attribute("data-version-id") == str(base_id)
+
+        statuses.clear()
+        page.get_by_role("button", name="Retrain now").click()
+        # The job shows as queued at once (the 202 answer), is followed by polling, and when
+        # it succeeds the page moves on by itself to the candidate beside the active version.
+        page.wait_for_url(re.compile(r".*/admin/\?compare=\d+$"), timeout=30_000)
+        page.wait_for_load_state()
+        assert statuses[0] == "queued", statuses
+        assert statuses[-1] == "succeeded", statuses
+        assert set(statuses) <= {"queued", "running", "succeeded"}, statuses
+        candidate = page.locator("#candidate-version")
+        new_id = int(candidate.get_attribute("data-version-id"))
+        assert new_id != base_id
+        assert "not worse" in page.locator("[data-role=verdict]").inner_text()
+        assert page.locator("svg.pr-curve").count() == 2
+        assert page.locator("[data-role=job-status]").text_content() == "succeeded"
+
+        page.get_by_role("button", name=f"Promote version {new_id}").click()
+        page.wait_for_load_state()
+        assert f"Version {new_id} is now active" in page.locator(".flashes").inner_text()
+        assert page.locator("#active-version").get_attribute("data-version-id") == str(new_id)
+
+        # The intake scores with the promoted version; the review page's card says which.
+        posted = site_api.post(content=novel_spam(1, seed=42)[0]).get_json()
+        assert posted["classifier_version"] == new_id, posted
+        page.goto(f"{live_server}/review/?status=all")
+        card = page.locator(f"#comment-{posted['id']}")
+        assert f"(v{new_id})" in card.locator(".reasons").inner_text()
+    finally:
+        context.close()
+    assert not problems, problems
