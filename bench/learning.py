@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-# Python puts this script's folder first on the path, where bench/queue.py would shadow
-# the standard library's queue module (which joblib imports): put the project there.
+# Run as a script, Python puts bench/ first on the path; the project root goes there so
+# that `moderation` imports without an install step.
 sys.path[0] = str(ROOT)
 
 DATA = ROOT.parent / "shared" / "data"

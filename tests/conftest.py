@@ -101,6 +101,10 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "DATABASE_URL": database_url,
         "CLASSIFIER_POLL_SECONDS": 0.0,
         "SETTINGS_TTL_SECONDS": 0.0,
+        # No background re-score thread after a classifier loads (test_rescore.py tests it).
+        "CLASSIFIER_RESCORE_ON_LOAD": False,
+        # Training jobs stay queued unless a test runs them (tests/test_jobs.py does).
+        "JOB_RUNNER": "none",
         # Cheap hashing keeps fixtures fast; production uses werkzeug's scrypt default.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "ARTIFACTS_DIR": str(tmp_path / "artifacts"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from moderation import cli_model
 from moderation.cli import accounts
 from moderation.cli import database
 
@@ -14,3 +15,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(database.setup_command)
     app.cli.add_command(accounts.sites_group)
     app.cli.add_command(accounts.users_group)
+    cli_model.register(app)

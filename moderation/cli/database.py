@@ -6,6 +6,7 @@ import os
 import secrets
 
 import click
+from flask import Flask
 from flask import current_app
 from flask.cli import AppGroup
 from flask.cli import with_appcontext
@@ -25,9 +26,28 @@ db_group = AppGroup("db", help="Database schema.")
 @db_group.command("upgrade")
 @click.option("--revision", default="head", show_default=True)
 def upgrade_command(revision: str) -> None:
-    """Apply the schema migrations."""
-    db.upgrade(current_app, revision)
+    """Apply the schema migrations; a fresh database gets the shipped classifier."""
+    app = current_app._get_current_object()
+    db.upgrade(app, revision)
     click.echo(f"database at {revision}")
+    if revision == "head":
+        import_default_classifier(app)
+
+
+def import_default_classifier(app: Flask) -> None:
+    """Import models/default.skops as version 1 when the database has no classifier."""
+    from moderation.classifier import ArtifactRefused
+    from moderation.training import import_default_artifact
+
+    with db.new_session(app, write=True) as session:
+        try:
+            row = import_default_artifact(session, app.config["DEFAULT_ARTIFACT"])
+        except (ArtifactRefused, OSError) as exc:
+            click.echo(f"warning: the shipped classifier was not imported: {exc}", err=True)
+            return
+        session.commit()
+    if row is not None:
+        click.echo(f"classifier version {row.id} imported from the shipped artifact")
 
 
 @click.command("setup")
@@ -39,6 +59,7 @@ def setup_command(demo_site: str, admin_email: str) -> None:
     app = current_app._get_current_object()
     os.makedirs(app.instance_path, exist_ok=True)
     db.upgrade(app)
+    import_default_classifier(app)
     with db.new_session(app, write=True) as session:
         has_site = session.scalar(select(func.count()).select_from(Site))
         has_user = session.scalar(select(func.count()).select_from(User))

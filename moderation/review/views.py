@@ -70,13 +70,13 @@ def moderator_page(view: F) -> F:
 
 
 def _safe_next(target: str | None) -> str:
-    """Return `target` if it is a path on this review page, else the queue."""
+    """Return `target` if it is a path on the review or admin pages, else the queue."""
     default = url_for("review.queue_page")
     if not target:
         return default
     parts = urlsplit(target)
-    prefix = bp.url_prefix or "/review"
-    if parts.scheme or parts.netloc or "\\" in target or not parts.path.startswith(prefix):
+    prefixes = (bp.url_prefix or "/review", "/admin")
+    if parts.scheme or parts.netloc or "\\" in target or not parts.path.startswith(prefixes):
         return default
     return target
 

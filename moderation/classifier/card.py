@@ -1,0 +1,163 @@
+"""The model card of a classifier version (markdown): data, licences, metrics, limits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+
+def _pct(value: Any) -> str:
+    return "–" if value is None else f"{100 * float(value):.2f} %"
+
+
+def _num(value: Any) -> str:
+    return "–" if value is None else f"{float(value):.4f}"
+
+
+def _metric_row(name: str, m: Mapping[str, Any]) -> str:
+    return (
+        f"| {name} | {m.get('n')} | {_num(m.get('accuracy'))} | {_num(m.get('f1'))} |"
+        f" {_num(m.get('roc_auc'))} | {_num(m.get('mcc'))} | {_pct(m.get('fpr_spam'))} |"
+        f" {_pct(m.get('fpr_hold'))} |"
+    )
+
+
+def render_card(manifest: Mapping[str, Any], metrics: Mapping[str, Any]) -> str:
+    """Return the model card (markdown): data, licences, metrics, limits, reproduction."""
+    data = manifest.get("training_data", {})
+    rows = "\n".join(
+        f"| {s.get('name')} | {s.get('format', '')} | {s.get('role', '')} | {s.get('n')} |"
+        f" {s.get('spam')} | `{str(s.get('sha256', ''))[:16]}…` |"
+        for s in data.get("sources", [])
+    )
+    validation = metrics.get("validation", {})
+    by_source = metrics.get("by_source", {})
+    metric_rows = "\n".join(
+        _metric_row(name, m) for name, m in [("all comment texts", validation), *by_source.items()]
+    )
+    lofo = metrics.get("leave_one_file_out") or {}
+    lofo_rows = "\n".join(
+        _metric_row(name, m)
+        for name, m in [*lofo.get("files", {}).items(), ("all, pooled", lofo.get("all", {}))]
+    )
+    lofo_section = LOFO_TEMPLATE.format(rows=lofo_rows) if lofo else ""
+    libraries = ", ".join(f"{k} {v}" for k, v in manifest.get("libraries", {}).items())
+    params = manifest.get("params", {})
+    feature_params = params.get("features", {})
+    created = manifest.get("created_at", "")
+    created = datetime.fromisoformat(created).date().isoformat() if created else ""
+    return CARD_TEMPLATE.format(
+        created=created,
+        sha256=manifest.get("sha256", ""),
+        libraries=libraries,
+        n=data.get("n"),
+        spam=data.get("spam"),
+        ham=data.get("ham"),
+        rows=rows,
+        method=metrics.get("validation_method", ""),
+        metric_rows=metric_rows,
+        lofo_section=lofo_section,
+        n_features=manifest.get("n_features"),
+        C=params.get("C"),
+        word_ngrams="–".join(map(str, feature_params.get("word_ngrams", []))),
+        char_ngrams="–".join(map(str, feature_params.get("char_ngrams", []))),
+        word_weight=feature_params.get("word_weight"),
+        char_weight=feature_params.get("char_weight"),
+        signal_weight=feature_params.get("signal_weight"),
+        fit_seconds=manifest.get("fit_seconds"),
+        command=manifest.get("command") or "flask model train …",
+        spam_threshold=manifest.get("thresholds", {}).get("spam", 0.9),
+        hold_threshold=manifest.get("thresholds", {}).get("hold", 0.5),
+    )
+
+
+LOFO_TEMPLATE = """
+Leave one file out (for YouTube: leave one video out, the honest setting): each comment
+file is scored by a fit on all the other files, SMS included. `bench/quality.py` prints
+the same table, with 5-fold cross-validation on the deduplicated SMS corpus.
+
+| held-out file | n | accuracy | F1 | ROC AUC | MCC | fpr_spam | fpr_hold |
+|---|---|---|---|---|---|---|---|
+{rows}
+"""
+
+CARD_TEMPLATE = """\
+# Model card: the shipped comment-spam classifier
+
+Created {created} by the project's own `flask model train`; sha256 `{sha256}`;
+{libraries}. Loaded only through skops with the listed trusted types (never pickle).
+
+## Intended use
+
+Scores comments posted to a website (text, author name, email and URL) with a calibrated
+spam probability; the decision step sends a comment to spam at ≥ {spam_threshold} and holds
+it for a moderator at ≥ {hold_threshold}. It is the starting point of a fresh install:
+retrain on your moderators' decisions (`flask model train --include-decisions`, or a
+retraining job) as soon as you have a few hundred of them.
+
+## Model
+
+Logistic regression (L2, C = {C}) over TF-IDF word n-grams {word_ngrams} (weight
+{word_weight}) and character n-grams {char_ngrams} within words (weight {char_weight}), the
+hosts the text links to, the email domain and author site as tokens, and six standardized
+signals (weight {signal_weight}): link count, author URL present, length, share of
+capitals, share of digits, runs of repeated characters; {n_features} features in all.
+Platt scaling fitted on out-of-fold decision values of the comment texts. SMS texts (another
+medium) get their own copy of every feature (domain adaptation), so SMS-only patterns do not
+move the weights that score comments. Fitted in {fit_seconds} s.
+
+## Training data
+
+{n} labelled texts ({spam} spam, {ham} ham):
+
+| file | format | role | texts | spam | sha256 |
+|---|---|---|---|---|---|
+{rows}
+
+- **YouTube Spam Collection** (comments of 4 of the 5 videos), CC BY 4.0 (UCI).
+  Alberto, Lochter, Almeida. *TubeSpam: Comment Spam Filtering on YouTube.* ICMLA 2015.
+  doi:10.24432/C58885
+- **SMS Spam Collection v.1**, CC BY 4.0 (UCI); the authors' readme: free, copyright kept,
+  no warranty. Almeida, Gómez Hidalgo, Yamakami. *Contributions to the Study of SMS Spam
+  Filtering.* DocEng 2011. doi:10.24432/C5CC84
+
+The corpora are not distributed with this project; only this artifact, trained on them, is.
+
+## Metrics
+
+{method}; accuracy, F1 and MCC count a text as flagged at ≥ {hold_threshold};
+fpr_spam is the share of ham sent to spam (≥ {spam_threshold}), fpr_hold the share of ham held.
+
+| texts | n | accuracy | F1 | ROC AUC | MCC | fpr_spam | fpr_hold |
+|---|---|---|---|---|---|---|---|
+{metric_rows}
+
+Random folds are optimistic where spam templates recur (the same spam is posted under
+many videos).
+{lofo_section}
+## Known limits
+
+- English only, and 2013–2015 YouTube and SMS spam: link farms, "check out my channel",
+  prize texts. Spam of other kinds (SEO comments praising the post, crypto, other
+  languages) is scored on words it has never seen; retrain on your own decisions.
+- The author name, email and URL signals exist but the corpora carry no emails or author
+  URLs (and names only for YouTube), so their weights start at zero: they are learned from
+  your decisions only.
+- Links weigh heavily: in the YouTube data almost every comment with a link is spam, so a
+  reader's comment linking to their own post scores high (it is held, or sent to spam at
+  ≥ {spam_threshold}), until the model learns otherwise from your moderators' decisions.
+  Comments that link to the video they are posted under ("PSY - GANGNAM STYLE:
+  http://youtu.be/…") are most of the ~1 % of YouTube ham sent to spam.
+- "Like this comment if…" bait is labelled spam in the YouTube data and is often missed.
+- Labels are the corpus authors'; some are debatable ("Hello from Pakistan" is spam).
+
+## Reproduce
+
+From the project folder, with the corpora in `../shared/data/` and any migrated database
+(`flask db upgrade`; the new version is stored there inactive, and exported here):
+
+```
+{command}
+```
+"""

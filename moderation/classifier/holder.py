@@ -1,0 +1,241 @@
+"""The per-process holder of the active classifier version.
+
+Every worker polls the active version id at most every CLASSIFIER_POLL_SECONDS, with
+its own short session, so a promotion reaches every process and host within seconds
+and without a shared filesystem. A new version is loaded fully (every check of
+artifact.load_version) before it replaces the old one; a refused one leaves the old one
+serving, and status() says why. Scores never wait for a load once a version serves:
+the thread that polls loads, the others keep scoring with what they have.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
+
+from moderation import db
+from moderation.classifier.artifact import ArtifactRefused
+from moderation.classifier.artifact import load_version
+from moderation.classifier.interface import ClassifierUnavailable
+from moderation.classifier.interface import Contribution
+from moderation.classifier.interface import Doc
+from moderation.classifier.interface import Score
+from moderation.tables import ClassifierVersion
+from moderation.tables import utcnow
+
+logger = logging.getLogger(__name__)
+
+TOP_FEATURES = 5
+FIRST_LOAD_WAIT_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """A version in memory, ready to score."""
+
+    version: int
+    sha256: str
+    classifier: Any
+    scorer: Any  # features.FastScorer of its SpamEstimator (or of the base it corrects)
+    loaded_at: datetime
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A version this process would not load, and why."""
+
+    version: int
+    sha256: str
+    reason: str
+    at: datetime
+
+
+def fast_scorer(classifier: Any) -> Any:
+    """Return a FastScorer for a classifier, or for the SpamEstimator it corrects."""
+    from moderation.features import FastScorer
+    from moderation.features import SpamEstimator
+
+    for candidate in (classifier, getattr(classifier, "base", None)):
+        if isinstance(candidate, SpamEstimator):
+            return FastScorer(candidate)
+    return None
+
+
+def explain(loaded: Loaded, doc: Doc, top: int = TOP_FEATURES) -> Score:
+    """Score a doc with a loaded version and name the features that pushed it most."""
+    clf, scorer = loaded.classifier, loaded.scorer
+    if scorer is not None and scorer.estimator is clf:
+        p, pushes = scorer.score(doc, top)
+    else:  # a correction of a base version (retraining.LocalCorrection), or other
+        p = float(clf.predict_proba([doc])[0][1])
+        pushes = []
+        if scorer is not None:
+            slope = float(getattr(clf, "slope_", 1.0))
+            pushes += [(name, w * slope) for name, w in scorer.score(doc, top)[1]]
+        if hasattr(clf, "correction_contributions"):
+            pushes += list(clf.correction_contributions(doc, top))
+        pushes = sorted(pushes, key=lambda item: abs(item[1]), reverse=True)[:top]
+    return Score(
+        spam_probability=float(p),
+        version=loaded.version,
+        top_features=tuple(Contribution(name, float(w)) for name, w in pushes),
+    )
+
+
+class ClassifierHolder:
+    """Serve the active classifier version of the database in this process."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.poll_seconds = float(app.config.get("CLASSIFIER_POLL_SECONDS", 5.0))
+        self.rescore_on_load = bool(app.config.get("CLASSIFIER_RESCORE_ON_LOAD", True))
+        self._lock = threading.Lock()
+        self._loaded: Loaded | None = None
+        self._refusal: Refusal | None = None
+        self._error: str | None = None
+        self._next_check = 0.0
+        self._checked_at: datetime | None = None
+        self.rescore_thread: threading.Thread | None = None  # the last re-score started
+
+    @property
+    def version(self) -> int | None:
+        """Return the id of the version serving now (None before the first load)."""
+        loaded = self._loaded
+        return loaded.version if loaded else None
+
+    def current(self) -> Loaded:
+        """Return the serving version, checking the database when the poll is due.
+
+        :raises ClassifierUnavailable: when no version can be served.
+        """
+        loaded = self._loaded
+        if time.monotonic() >= self._next_check:
+            loaded = self._refresh(wait=loaded is None)
+        if loaded is None:
+            raise ClassifierUnavailable(self._error or "no classifier version is active")
+        return loaded
+
+    def score(self, doc: Doc) -> Score:
+        """Score one comment, or raise ClassifierUnavailable."""
+        loaded = self.current()
+        try:
+            return explain(loaded, doc)
+        except Exception as exc:  # a scoring bug must fail closed, not lose the comment
+            logger.exception("classifier version %s failed to score", loaded.version)
+            raise ClassifierUnavailable(
+                f"version {loaded.version} failed to score: {exc.__class__.__name__}"
+            ) from exc
+
+    def status(self) -> dict[str, Any]:
+        """Return what /readyz reports: the serving version and any refusal or error."""
+        with contextlib.suppress(ClassifierUnavailable):
+            self.current()
+        loaded, refusal = self._loaded, self._refusal
+        return {
+            "loaded": loaded is not None,
+            "version": loaded.version if loaded else None,
+            "sha256": loaded.sha256 if loaded else None,
+            "loaded_at": loaded.loaded_at.isoformat() if loaded else None,
+            "checked_at": self._checked_at.isoformat() if self._checked_at else None,
+            "error": self._error,
+            "refused": None
+            if refusal is None
+            else {
+                "version": refusal.version,
+                "reason": refusal.reason,
+                "at": refusal.at.isoformat(),
+            },
+        }
+
+    def refresh(self) -> Loaded | None:
+        """Check the database now (whatever the poll interval) and load a new version."""
+        self._next_check = 0.0
+        return self._refresh(wait=True)
+
+    def _refresh(self, *, wait: bool) -> Loaded | None:
+        acquired = (
+            self._lock.acquire(timeout=FIRST_LOAD_WAIT_SECONDS)
+            if wait
+            else self._lock.acquire(blocking=False)
+        )
+        if not acquired:  # another thread is checking or loading: serve what we have
+            return self._loaded
+        try:
+            if time.monotonic() >= self._next_check:
+                try:
+                    self._sync()
+                finally:
+                    self._checked_at = utcnow()
+                    self._next_check = time.monotonic() + self.poll_seconds
+            return self._loaded
+        finally:
+            self._lock.release()
+
+    def _sync(self) -> None:
+        try:
+            with db.new_session(self.app) as session:
+                active = session.execute(
+                    select(ClassifierVersion.id, ClassifierVersion.sha256).where(
+                        ClassifierVersion.active.is_(True)
+                    )
+                ).first()
+                if active is None:
+                    self._loaded = None
+                    self._error = "no classifier version is active"
+                    return
+                loaded, refusal = self._loaded, self._refusal
+                if loaded and (loaded.version, loaded.sha256) == tuple(active):
+                    self._error = None
+                    return
+                if refusal and (refusal.version, refusal.sha256) == tuple(active):
+                    return  # refused already; it cannot have changed under the same sha
+                row = session.execute(
+                    select(ClassifierVersion.artifact, ClassifierVersion.manifest).where(
+                        ClassifierVersion.id == active.id
+                    )
+                ).one()
+        except SQLAlchemyError as exc:
+            self._error = f"database unavailable ({exc.__class__.__name__})"
+            logger.warning("classifier poll failed: %s", exc.__class__.__name__)
+            return
+        self._load(active.id, active.sha256, row.artifact, row.manifest or {})
+
+    def _load(self, version: int, sha256: str, blob: bytes, manifest: Any) -> None:
+        started = time.monotonic()
+        try:
+            classifier = load_version(blob, sha256, manifest)
+            scorer = fast_scorer(classifier)
+        except ArtifactRefused as exc:
+            self._refusal = Refusal(version, sha256, str(exc), utcnow())
+            serving = self.version
+            self._error = None if serving else f"version {version} refused: {exc}"
+            logger.error(
+                "classifier version %s refused (%s); serving %s",
+                version,
+                exc,
+                serving or "nothing",
+            )
+            return
+        previous = self._loaded
+        self._loaded = Loaded(version, sha256, classifier, scorer, utcnow())
+        self._refusal = None
+        self._error = None
+        logger.info(
+            "classifier version %s loaded in %.2f s (was %s)",
+            version,
+            time.monotonic() - started,
+            previous.version if previous else "none",
+        )
+        if previous is None and self.rescore_on_load:
+            from moderation.rescore import rescore_in_background
+
+            self.rescore_thread = rescore_in_background(self.app, self)

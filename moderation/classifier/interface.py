@@ -1,0 +1,36 @@
+"""The scoring interface the intake relies on: docs in, scores out, or unavailable."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ClassifierUnavailable(RuntimeError):
+    """No classifier can score right now (none active, or it failed to load)."""
+
+
+@dataclass(frozen=True)
+class Doc:
+    """What the classifier reads of a comment (raw text, not the sanitized HTML)."""
+
+    content: str
+    author_name: str = ""
+    author_email: str = ""
+    author_url: str | None = None
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One feature's push on a score (positive: towards spam)."""
+
+    feature: str
+    weight: float
+
+
+@dataclass(frozen=True)
+class Score:
+    """A spam probability, the version that gave it, and why."""
+
+    spam_probability: float
+    version: int
+    top_features: tuple[Contribution, ...] = ()
