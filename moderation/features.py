@@ -103,10 +103,27 @@ def raw_signals(doc: Any, text: str, links: Sequence[str]) -> tuple[float, ...]:
     )
 
 
-def _shaped(values: tuple[float, ...]) -> list[float]:
+def link_words(text: str) -> str:
+    """Return the text with each link read as the words of its host and path.
+
+    The scheme, `www.` and the top-level domain are dropped: they only say "here is a
+    link" (which nearly every spam comment of the corpora has), not where it goes.
+    """
+
+    def words(match: re.Match[str]) -> str:
+        rest = SCHEME_RE.sub("", match.group(0))
+        host, _, path = rest.partition("/")
+        parts = host.lower().split(".")
+        return " " + " ".join(parts[:-1] if len(parts) > 1 else parts) + " " + path + " "
+
+    return LINK_RE.sub(words, text)
+
+
+def _shaped(values: tuple[float, ...], link_signal: bool = True) -> list[float]:
     # Counts grow on a log scale; shares are already in [0, 1].
     links, url, length, caps, digits, repeats = values
-    return [math.log1p(links), url, math.log1p(length), caps, digits, math.log1p(repeats)]
+    links = math.log1p(links) if link_signal else 0.0
+    return [links, url, math.log1p(length), caps, digits, math.log1p(repeats)]
 
 
 def describe_signal(name: str, value: float) -> str:
@@ -118,15 +135,17 @@ def describe_signal(name: str, value: float) -> str:
     return f"{name}={value:g}"
 
 
-def _read(docs: Sequence[Any]) -> tuple[list[str], list[str], np.ndarray]:
-    """Return the docs' normalized texts, meta tokens and shaped signals."""
+def _read(
+    docs: Sequence[Any], read_links: bool = False, link_signal: bool = True
+) -> tuple[list[str], list[str], np.ndarray]:
+    """Return the texts the n-grams read, the docs' meta tokens and shaped signals."""
     texts, metas, shaped = [], [], []
     for doc in docs:
         text = normalize(doc.content)
         links = links_in(text)
-        texts.append(text)
+        texts.append(link_words(text) if read_links else text)
         metas.append(meta_tokens(doc, links))
-        shaped.append(_shaped(raw_signals(doc, text, links)))
+        shaped.append(_shaped(raw_signals(doc, text, links), link_signal))
     return texts, metas, np.array(shaped, dtype=np.float64).reshape(len(texts), len(SIGNALS))
 
 
@@ -142,6 +161,8 @@ class CommentFeatures(TransformerMixin, BaseEstimator):
         meta_weight: float = 1.0,
         signal_weight: float = 0.5,
         min_df: int = 2,
+        link_words: bool = False,
+        link_signal: bool = True,
     ) -> None:
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
@@ -150,6 +171,8 @@ class CommentFeatures(TransformerMixin, BaseEstimator):
         self.meta_weight = meta_weight
         self.signal_weight = signal_weight
         self.min_df = min_df
+        self.link_words = link_words
+        self.link_signal = link_signal
 
     def _vectorizers(self, n_docs: int) -> tuple[TfidfVectorizer, TfidfVectorizer]:
         # A tiny corpus keeps every n-gram (pruning would leave too little to learn).
@@ -168,7 +191,7 @@ class CommentFeatures(TransformerMixin, BaseEstimator):
 
     def fit_transform(self, X: Sequence[Any], y: Any = None, **_: Any) -> Any:
         """Learn the features from the docs and return their matrix."""
-        texts, metas, shaped = _read(X)
+        texts, metas, shaped = _read(X, self.link_words, self.link_signal)
         self.words_, self.chars_ = self._vectorizers(len(texts))
         word_m = self.words_.fit_transform(texts)
         char_m = self.chars_.fit_transform(texts)
@@ -187,7 +210,7 @@ class CommentFeatures(TransformerMixin, BaseEstimator):
 
     def transform(self, X: Sequence[Any]) -> Any:
         """Return the feature matrix of the docs (one row a doc)."""
-        texts, metas, shaped = _read(X)
+        texts, metas, shaped = _read(X, self.link_words, self.link_signal)
         word_m = self.words_.transform(texts)
         char_m = self.chars_.transform(texts)
         if self.meta_ is None:
@@ -225,6 +248,9 @@ class CommentFeatures(TransformerMixin, BaseEstimator):
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Restore the state saved by __getstate__ (vocabularies back to dicts)."""
         state = dict(state)
+        # Artifacts saved before these options read links as plain text and counted them.
+        state.setdefault("link_words", False)
+        state.setdefault("link_signal", True)
         for name in VECTORIZERS:
             terms = state.pop(name + "terms", None)
             if terms is not None:
@@ -444,10 +470,11 @@ class FastScorer:
         """Return the doc's feature (indices, values) and its raw signals."""
         text = normalize(doc.content)
         links = links_in(text)
+        read = link_words(text) if self.features.link_words else text
         indices: list[int] = []
         values: list[float] = []
         for analyze, vocabulary, idf, offset, weight in self.blocks:
-            counts = Counter(j for j in map(vocabulary.get, analyze(text)) if j is not None)
+            counts = Counter(j for j in map(vocabulary.get, analyze(read)) if j is not None)
             if not counts:
                 continue
             cols = list(counts)
@@ -463,9 +490,9 @@ class FastScorer:
                     indices.append(self.meta_offset + j)
                     values.append(self.meta_weight)
         raw = raw_signals(doc, text, links)
-        shaped = (np.array(_shaped(raw)) - self.features.signal_mean_) / (
-            self.features.signal_scale_
-        )
+        shaped = (
+            np.array(_shaped(raw, self.features.link_signal)) - self.features.signal_mean_
+        ) / (self.features.signal_scale_)
         indices.extend(range(self.first_signal, self.first_signal + len(SIGNALS)))
         values.extend((shaped * self.features.signal_weight).tolist())
         return np.array(indices, dtype=np.int64), np.array(values), raw
