@@ -61,6 +61,43 @@ class Verdict:
     reasons: tuple[Reason, ...] = field(default_factory=tuple)
 
 
+def rule_fields(
+    *,
+    author_name: str,
+    author_email: str,
+    author_url: str | None,
+    content: str,
+    author_ip: str | None,
+    user_agent: str | None,
+) -> dict[str, str]:
+    """Return the fields the word lists are matched against (WordPress's set)."""
+    return {
+        "author_name": author_name,
+        "author_email": author_email,
+        "author_url": author_url or "",
+        "content": content,
+        "author_ip": author_ip or "",
+        "user_agent": user_agent or "",
+    }
+
+
+def stored_signals(comment: Any, score: Score | None, known_author: bool) -> Signals:
+    """Rebuild the decision's inputs from a stored comment (links as sanitize counted them)."""
+    return Signals(
+        fields=rule_fields(
+            author_name=comment.author_name,
+            author_email=comment.author_email,
+            author_url=comment.author_url,
+            content=comment.content_raw,
+            author_ip=comment.author_ip,
+            user_agent=comment.user_agent,
+        ),
+        link_count=comment.content_html.count("<a "),
+        score=score,
+        known_author=known_author,
+    )
+
+
 def find_word(words: tuple[str, ...], fields: dict[str, str]) -> tuple[str, str] | None:
     """Return (word, field) for the first listed word found in any field, ignoring case."""
     lowered = {name: value.casefold() for name, value in fields.items() if value}

@@ -21,6 +21,7 @@ from moderation.classifier import Doc
 from moderation.classifier import Score
 from moderation.decisions import Signals
 from moderation.decisions import decide
+from moderation.decisions import rule_fields
 from moderation.problems import Problem
 from moderation.problems import invalid
 from moderation.sanitize import clean_comment_html
@@ -164,14 +165,14 @@ def submit_comment(
     clean = clean_comment_html(data.content)
     score = score_comment(holder, data)
     signals = Signals(
-        fields={
-            "author_name": data.author_name,
-            "author_email": data.author_email,
-            "author_url": data.author_url or "",
-            "content": data.content,
-            "author_ip": data.author_ip or "",
-            "user_agent": data.user_agent or "",
-        },
+        fields=rule_fields(
+            author_name=data.author_name,
+            author_email=data.author_email,
+            author_url=data.author_url,
+            content=data.content,
+            author_ip=data.author_ip,
+            user_agent=data.user_agent,
+        ),
         link_count=clean.link_count,
         score=score,
         known_author=known,

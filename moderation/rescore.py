@@ -28,9 +28,8 @@ from moderation.classifier import ClassifierUnavailable
 from moderation.classifier import Doc
 from moderation.classifier import Score
 from moderation.decisions import ReasonCode
-from moderation.decisions import Signals
 from moderation.decisions import decide
-from moderation.sanitize import clean_comment_html
+from moderation.decisions import stored_signals
 from moderation.settings import ModerationSettings
 from moderation.settings import load_settings
 from moderation.tables import AuditEvent
@@ -131,19 +130,7 @@ def apply_score(
 
     Runs in a savepoint: a lost optimistic-lock race rolls back this comment only.
     """
-    signals = Signals(
-        fields={
-            "author_name": comment.author_name,
-            "author_email": comment.author_email,
-            "author_url": comment.author_url or "",
-            "content": comment.content_raw,
-            "author_ip": comment.author_ip or "",
-            "user_agent": comment.user_agent or "",
-        },
-        link_count=clean_comment_html(comment.content_raw).link_count,
-        score=score,
-        known_author=known_author(session, comment),
-    )
+    signals = stored_signals(comment, score, known_author(session, comment))
     verdict = decide(signals, settings)
     now = utcnow()
     before = comment.status

@@ -14,6 +14,7 @@ from moderation.classifier import Score
 from moderation.decisions import Signals
 from moderation.decisions import Verdict
 from moderation.decisions import decide
+from moderation.decisions import stored_signals
 from moderation.retraining import moderator_labels
 from moderation.settings import ModerationSettings
 from moderation.tables import Comment
@@ -80,23 +81,11 @@ def _first_approvals(session: Session, comments: list[Comment]) -> dict[tuple[in
 
 
 def signals_of(comment: Comment, known_author: bool) -> Signals:
-    """Rebuild the decision's inputs from a stored comment (its stored score and links)."""
+    """Rebuild the decision's inputs from a stored comment and its stored score."""
     score = None
     if comment.spam_score is not None:
         score = Score(spam_probability=comment.spam_score, version=comment.classifier_version or 0)
-    return Signals(
-        fields={
-            "author_name": comment.author_name,
-            "author_email": comment.author_email,
-            "author_url": comment.author_url or "",
-            "content": comment.content_raw,
-            "author_ip": comment.author_ip or "",
-            "user_agent": comment.user_agent or "",
-        },
-        link_count=comment.content_html.count("<a "),  # as sanitize counts them
-        score=score,
-        known_author=known_author,
-    )
+    return stored_signals(comment, score, known_author)
 
 
 def _tally(outcome: dict[str, int], verdict: Verdict, label: Status | None) -> None:
