@@ -2,8 +2,9 @@
 
     .venv/bin/python -m bench.quality [--data ../shared/data] [--jobs 2]
 
-YouTube: for each of the four videos, train on the other three plus the SMS corpus (as
-`flask model train` would: SMS is the auxiliary medium) and score the held-out video.
+YouTube: for each of the four videos, train on the other three plus the SMS corpus and the
+Davidson tweets (as `flask model train` would: SMS is the auxiliary medium, the tweets extra
+ham) and score the held-out video.
 SMS: 5-fold stratified cross-validation on the deduplicated corpus, SMS only.
 Each row: accuracy, spam F1, ROC AUC, MCC at the hold threshold (0.50), fpr_spam (share
 of ham sent to spam, ≥ 0.90) and fpr_hold (share of ham held, ≥ 0.50).
@@ -38,10 +39,10 @@ ANCHORS = [
 ]
 
 
-def lovo_fold(videos: list[training.Corpus], sms: training.Corpus, i: int) -> np.ndarray:
-    """Train on every video but the i-th plus SMS; return the i-th video's scores."""
-    train = training.Corpus.join([v for j, v in enumerate(videos) if j != i] + [sms])
-    clf = training.fit(train.docs, train.labels, train.aux)
+def lovo_fold(videos: list[training.Corpus], others: list[training.Corpus], i: int) -> np.ndarray:
+    """Train on every video but the i-th plus the others; return the i-th video's scores."""
+    train = training.Corpus.join([v for j, v in enumerate(videos) if j != i] + others)
+    clf = training.fit(train.docs, train.labels, train.aux, train.calibrated)
     return training.spam_scores(clf, videos[i].docs)
 
 
@@ -78,6 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     youtube = sorted((args.data / "youtube-spam-collection").glob("Youtube0*.csv"))
     sms_path = args.data / "sms-spam-collection" / "SMSSpamCollection"
+    davidson_path = args.data / "davidson-hate-speech-offensive" / "labeled_data.csv"
     if not youtube or not sms_path.exists():
         print(f"corpora not found under {args.data}", file=sys.stderr)
         return 1
@@ -85,17 +87,21 @@ def main(argv: list[str] | None = None) -> int:
     videos = [training.read_corpus(p, "youtube") for p in youtube]
     sms_all = training.read_corpus(sms_path, "sms")
     sms = training.read_corpus(sms_path, "sms", dedupe=True)
+    others = [sms_all]
+    if davidson_path.exists():
+        others.append(training.read_corpus(davidson_path, "davidson"))
     folds = list(
         StratifiedKFold(5, shuffle=True, random_state=0).split(np.zeros(len(sms)), sms.labels)
     )
     with Parallel(n_jobs=args.jobs) as parallel:
-        video_scores = parallel(delayed(lovo_fold)(videos, sms_all, i) for i in range(4))
+        video_scores = parallel(delayed(lovo_fold)(videos, others, i) for i in range(4))
         sms_parts = parallel(delayed(sms_fold)(sms, tr, te) for tr, te in folds)
     sms_scores = np.zeros(len(sms))
     for (_, test_idx), part in zip(folds, sms_parts, strict=True):
         sms_scores[test_idx] = part
 
-    print("Leave-one-video-out (train: other 3 videos + SMS) and SMS 5-fold (deduplicated)")
+    extra = " + Davidson tweets (ham)" if len(others) > 1 else ""
+    print(f"Leave-one-video-out (train: other 3 videos + SMS{extra}) and SMS 5-fold (dedup.)")
     print(f"thresholds: spam ≥ {SETTINGS.spam_threshold}, hold ≥ {SETTINGS.hold_threshold}\n")
     print(HEADER)
     all_labels: list[int] = []

@@ -6,7 +6,9 @@ skops rebuilds them from their attributes, never by running pickled code.
 Features, in four blocks: word 1-2-grams and character 3-5-grams (TF-IDF of the
 normalized text), "meta" tokens (the hosts the text links to, the author's email domain
 and site), and a few standardized signals spam carries outside the words (link count,
-author URL present, length, share of capitals and digits, repeated characters).
+author URL present, length, share of capitals and digits, repeated characters). The link
+count is kept at zero unless link_signal is set: in the corpora nearly every comment with a
+link is spam, so it learned "one link = spam"; the linked hosts and URL words remain.
 
 The estimator is a logistic regression with Platt scaling fitted on out-of-fold
 decision values, like CalibratedClassifierCV(method="sigmoid", ensemble=False), with
@@ -103,22 +105,6 @@ def raw_signals(doc: Any, text: str, links: Sequence[str]) -> tuple[float, ...]:
     )
 
 
-def link_words(text: str) -> str:
-    """Return the text with each link read as the words of its host and path.
-
-    The scheme, `www.` and the top-level domain are dropped: they only say "here is a
-    link" (which nearly every spam comment of the corpora has), not where it goes.
-    """
-
-    def words(match: re.Match[str]) -> str:
-        rest = SCHEME_RE.sub("", match.group(0))
-        host, _, path = rest.partition("/")
-        parts = host.lower().split(".")
-        return " " + " ".join(parts[:-1] if len(parts) > 1 else parts) + " " + path + " "
-
-    return LINK_RE.sub(words, text)
-
-
 def _shaped(values: tuple[float, ...], link_signal: bool = True) -> list[float]:
     # Counts grow on a log scale; shares are already in [0, 1].
     links, url, length, caps, digits, repeats = values
@@ -136,14 +122,14 @@ def describe_signal(name: str, value: float) -> str:
 
 
 def _read(
-    docs: Sequence[Any], read_links: bool = False, link_signal: bool = True
+    docs: Sequence[Any], link_signal: bool = True
 ) -> tuple[list[str], list[str], np.ndarray]:
-    """Return the texts the n-grams read, the docs' meta tokens and shaped signals."""
+    """Return the docs' normalized texts, meta tokens and shaped signals."""
     texts, metas, shaped = [], [], []
     for doc in docs:
         text = normalize(doc.content)
         links = links_in(text)
-        texts.append(link_words(text) if read_links else text)
+        texts.append(text)
         metas.append(meta_tokens(doc, links))
         shaped.append(_shaped(raw_signals(doc, text, links), link_signal))
     return texts, metas, np.array(shaped, dtype=np.float64).reshape(len(texts), len(SIGNALS))
@@ -161,8 +147,7 @@ class CommentFeatures(TransformerMixin, BaseEstimator):
         meta_weight: float = 1.0,
         signal_weight: float = 0.5,
         min_df: int = 2,
-        link_words: bool = False,
-        link_signal: bool = True,
+        link_signal: bool = False,
     ) -> None:
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
@@ -171,7 +156,6 @@ class CommentFeatures(TransformerMixin, BaseEstimator):
         self.meta_weight = meta_weight
         self.signal_weight = signal_weight
         self.min_df = min_df
-        self.link_words = link_words
         self.link_signal = link_signal
 
     def _vectorizers(self, n_docs: int) -> tuple[TfidfVectorizer, TfidfVectorizer]:
@@ -191,7 +175,7 @@ class CommentFeatures(TransformerMixin, BaseEstimator):
 
     def fit_transform(self, X: Sequence[Any], y: Any = None, **_: Any) -> Any:
         """Learn the features from the docs and return their matrix."""
-        texts, metas, shaped = _read(X, self.link_words, self.link_signal)
+        texts, metas, shaped = _read(X, self.link_signal)
         self.words_, self.chars_ = self._vectorizers(len(texts))
         word_m = self.words_.fit_transform(texts)
         char_m = self.chars_.fit_transform(texts)
@@ -210,7 +194,7 @@ class CommentFeatures(TransformerMixin, BaseEstimator):
 
     def transform(self, X: Sequence[Any]) -> Any:
         """Return the feature matrix of the docs (one row a doc)."""
-        texts, metas, shaped = _read(X, self.link_words, self.link_signal)
+        texts, metas, shaped = _read(X, self.link_signal)
         word_m = self.words_.transform(texts)
         char_m = self.chars_.transform(texts)
         if self.meta_ is None:
@@ -248,8 +232,7 @@ class CommentFeatures(TransformerMixin, BaseEstimator):
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Restore the state saved by __getstate__ (vocabularies back to dicts)."""
         state = dict(state)
-        # Artifacts saved before these options read links as plain text and counted them.
-        state.setdefault("link_words", False)
+        # Artifacts saved before link_signal existed learned a weight for the link count.
         state.setdefault("link_signal", True)
         for name in VECTORIZERS:
             terms = state.pop(name + "terms", None)
@@ -350,8 +333,13 @@ class SpamEstimator(ClassifierMixin, BaseEstimator):
         X: Sequence[Any],
         y: Sequence[int],
         aux: Sequence[bool] | None = None,
+        calibrate: Sequence[bool] | None = None,
     ) -> SpamEstimator:
         """Fit features, weights and calibration; `aux` marks auxiliary-corpus docs.
+
+        `calibrate` marks the docs the Platt scaling is fitted on (default: every doc not
+        auxiliary); extra ham of another kind (not comments) is learned from but left out,
+        so the probabilities stay those of comments.
 
         Sets cv_proba_: calibrated out-of-fold probabilities of the training docs (an
         honest estimate of the fit's quality; training drops it before saving).
@@ -367,7 +355,9 @@ class SpamEstimator(ClassifierMixin, BaseEstimator):
         X_base = self.features_.fit_transform(X)
         width = X_base.shape[1]
         X_fit = augment(X_base, flags) if use_aux else X_base
-        calibrate = ~flags if use_aux else np.ones(len(labels), bool)
+        calibrate_rows = ~flags if use_aux else np.ones(len(labels), bool)
+        if calibrate is not None:
+            calibrate_rows &= np.asarray(calibrate, bool)
         splits = self._splits(labels, flags)
         tasks = [(train, test) for train, test in splits] + [(None, None)]
         results = Parallel(n_jobs=self.n_jobs)(
@@ -382,8 +372,10 @@ class SpamEstimator(ClassifierMixin, BaseEstimator):
         if not splits:  # too few examples to hold any out: calibrate in-sample
             oof = linear.decision_function(X_fit)
         self.converged_ = converged
-        calibrate &= np.isfinite(oof)
-        platt = LogisticRegression(C=PLATT_C).fit(oof[calibrate, None], labels[calibrate])
+        calibrate_rows &= np.isfinite(oof)
+        platt = LogisticRegression(C=PLATT_C).fit(
+            oof[calibrate_rows, None], labels[calibrate_rows]
+        )
         self.slope_ = float(platt.coef_[0, 0])
         self.offset_ = float(platt.intercept_[0])
         coef = linear.coef_[0]
@@ -470,11 +462,10 @@ class FastScorer:
         """Return the doc's feature (indices, values) and its raw signals."""
         text = normalize(doc.content)
         links = links_in(text)
-        read = link_words(text) if self.features.link_words else text
         indices: list[int] = []
         values: list[float] = []
         for analyze, vocabulary, idf, offset, weight in self.blocks:
-            counts = Counter(j for j in map(vocabulary.get, analyze(read)) if j is not None)
+            counts = Counter(j for j in map(vocabulary.get, analyze(text)) if j is not None)
             if not counts:
                 continue
             cols = list(counts)

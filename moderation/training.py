@@ -13,6 +13,7 @@ import enum
 import hashlib
 import io
 import json
+import re
 import time
 from collections.abc import Iterable
 from collections.abc import Mapping
@@ -43,6 +44,7 @@ ARTIFACT_NAME = "default.skops"
 MANIFEST_NAME = "manifest.json"
 CARD_NAME = "card.md"
 YOUTUBE_COLUMNS = frozenset({"COMMENT_ID", "AUTHOR", "CONTENT", "CLASS"})
+LINK_HINT_RE = re.compile(r"https?://|www\.", re.IGNORECASE)
 EVALUATION_KEYS = ("n", "accuracy", "f1", "roc_auc", "mcc", "fpr_spam", "fpr_hold")
 
 
@@ -53,9 +55,16 @@ class CorpusFormat(enum.StrEnum):
     SMS = "sms"  # UCI SMS Spam Collection: label<TAB>text (auxiliary: another medium)
     CSV = "csv"  # content,label[,author_name,author_email,author_url]
     JSONL = "jsonl"  # the same fields, one JSON object a line
+    DAVIDSON = "davidson"  # Davidson et al. 2017 tweets: extra ham, many with a link
 
 
 AUXILIARY_FORMATS = frozenset({CorpusFormat.SMS})
+# Formats read as extra ham of another kind than comments: learned from (in the shared
+# features), but neither calibrated on nor counted in the comment metrics.
+HAM_ONLY_FORMATS = frozenset({CorpusFormat.DAVIDSON})
+DAVIDSON_COLUMNS = frozenset({"class", "tweet"})
+# Every tweet with a link, and every DAVIDSON_STRIDE-th one without (~1,100 of 21,797).
+DAVIDSON_STRIDE = 20
 
 
 class CorpusError(ValueError):
@@ -70,6 +79,13 @@ class Corpus:
     labels: tuple[int, ...]
     aux: tuple[bool, ...]
     sources: tuple[dict[str, Any], ...] = ()
+    # False marks extra ham that is not comments (HAM_ONLY_FORMATS); empty: every doc.
+    calibrate: tuple[bool, ...] = ()
+
+    @property
+    def calibrated(self) -> tuple[bool, ...]:
+        """Return, per doc, whether it is a comment text (calibrated on, counted)."""
+        return self.calibrate or (True,) * len(self.docs)
 
     def __len__(self) -> int:
         return len(self.docs)
@@ -83,6 +99,7 @@ class Corpus:
             labels=tuple(y for c in parts for y in c.labels),
             aux=tuple(a for c in parts for a in c.aux),
             sources=tuple(s for c in parts for s in c.sources),
+            calibrate=tuple(f for c in parts for f in c.calibrated),
         )
 
 
@@ -109,6 +126,8 @@ def sniff_format(path: Path) -> CorpusFormat:
         first = handle.readline()
     if set(first.strip().split(",")) >= YOUTUBE_COLUMNS:
         return CorpusFormat.YOUTUBE
+    if set(first.strip().split(",")) >= DAVIDSON_COLUMNS | {"hate_speech", "neither"}:
+        return CorpusFormat.DAVIDSON
     if first.split("\t", 1)[0].strip().lower() in ("ham", "spam"):
         return CorpusFormat.SMS
     return CorpusFormat.CSV
@@ -152,6 +171,16 @@ def _rows(path: Path, fmt: CorpusFormat) -> list[tuple[Doc, int]]:
         return rows
     reader = csv.DictReader(io.StringIO(text))
     columns = set(reader.fieldnames or ())
+    if fmt is CorpusFormat.DAVIDSON:
+        if not columns >= DAVIDSON_COLUMNS:
+            raise CorpusError(f"{path.name}: expected the columns {sorted(DAVIDSON_COLUMNS)}")
+        # No tweet is spam (the labels are hate / offensive / neither, another axis): all
+        # are ham. Kept: every tweet with a link (the ham with links comments lack), and
+        # a deterministic sample of the others.
+        tweets = [_text(r["tweet"]) for r in reader]
+        linked = [t for t in tweets if LINK_HINT_RE.search(t)]
+        plain = [t for t in tweets if not LINK_HINT_RE.search(t)][::DAVIDSON_STRIDE]
+        return [(Doc(content=t), 0) for t in linked + plain]
     if fmt is CorpusFormat.YOUTUBE:
         if not columns >= YOUTUBE_COLUMNS:
             raise CorpusError(f"{path.name}: expected the columns {sorted(YOUTUBE_COLUMNS)}")
@@ -187,6 +216,7 @@ def read_corpus(
                 unique.append((doc, label))
         rows = unique
     aux = fmt in AUXILIARY_FORMATS
+    ham_only = fmt in HAM_ONLY_FORMATS
     spam = sum(label for _, label in rows)
     source = {
         "name": path.name,
@@ -196,13 +226,14 @@ def read_corpus(
         "n": len(rows),
         "spam": spam,
         "ham": len(rows) - spam,
-        "role": "auxiliary" if aux else "comments",
+        "role": "auxiliary" if aux else "extra ham" if ham_only else "comments",
     }
     return Corpus(
         docs=tuple(doc for doc, _ in rows),
         labels=tuple(label for _, label in rows),
         aux=(aux,) * len(rows),
         sources=(source,),
+        calibrate=(not ham_only,) * len(rows),
     )
 
 
@@ -230,12 +261,17 @@ def fit(
     docs: Sequence[Doc],
     labels: Sequence[int],
     aux: Sequence[bool] | None = None,
+    calibrate: Sequence[bool] | None = None,
     **params: Any,
 ) -> Any:
-    """Fit a calibrated SpamEstimator (params: its own, and CommentFeatures' as features=)."""
+    """Fit a calibrated SpamEstimator (params: its own, and CommentFeatures' as features=).
+
+    `calibrate` marks the comment texts (Corpus.calibrated): extra ham is learned from but
+    not calibrated on.
+    """
     from moderation.features import SpamEstimator
 
-    return SpamEstimator(**params).fit(list(docs), list(labels), aux)
+    return SpamEstimator(**params).fit(list(docs), list(labels), aux, calibrate)
 
 
 def spam_scores(classifier: Any, docs: Sequence[Doc], batch: int = 5000) -> Any:
@@ -330,13 +366,13 @@ def train(
     labels = np.asarray(corpus.labels)
     aux = np.asarray(corpus.aux, dtype=bool)
     started = time.monotonic()
-    classifier = fit(corpus.docs, corpus.labels, corpus.aux, **(params or {}))
+    classifier = fit(corpus.docs, corpus.labels, corpus.aux, corpus.calibrated, **(params or {}))
     fit_seconds = time.monotonic() - started
     oof = classifier.cv_proba_
     del classifier.cv_proba_  # an estimate for the manifest, not part of the artifact
     scored = np.isfinite(oof)
     rows = ~aux if (aux.any() and not aux.all()) else np.ones(len(labels), bool)
-    rows &= scored
+    rows &= scored & np.asarray(corpus.calibrated, dtype=bool)
     method = (
         f"{classifier.cv}-fold cross-validation"
         if scored.all()
@@ -352,7 +388,7 @@ def train(
     for source in sources:
         stop = start + int(source["n"])
         part = np.arange(start, stop)[scored[start:stop]]
-        if len(part):
+        if len(part) and source.get("role") != "extra ham":  # ham only: no metrics
             metrics["by_source"][source["name"]] = evaluate_scores(
                 labels[part], oof[part], settings
             )
@@ -419,6 +455,7 @@ def leave_one_file_out(
             [corpus.docs[i] for i in keep],
             labels[keep],
             [corpus.aux[i] for i in keep],
+            [corpus.calibrated[i] for i in keep],
             **(params or {}),
         )
         scores = spam_scores(clf, corpus.docs[a:b])

@@ -54,11 +54,18 @@ JSONL = (
     "\n"
     '{"content": "Nice post", "label": 0, "author_name": "Ann"}\n'
 )
+DAVIDSON = (
+    ",count,hate_speech,offensive_language,neither,class,tweet\n"
+    "0,3,0,0,3,2,so tired today\n"
+    '1,3,0,3,0,1,"RT @someone: look at this &amp; laugh http://t.co/abc123"\n'
+    "2,3,0,0,3,2,another plain tweet\n"
+)
 FILES = {
     "videos.csv": (YOUTUBE, "youtube", [1, 0, 0], False),
     "SMSSpamCollection": (SMS, "sms", [0, 1], True),
     "generic.csv": (CSV, "csv", [1, 0, 1, 0], False),
     "lines.jsonl": (JSONL, "jsonl", [1, 0], False),
+    "labeled_data.csv": (DAVIDSON, "davidson", [0, 0], False),
 }
 
 
@@ -74,6 +81,22 @@ def test_read_corpus_reads_every_format(tmp_path, name, given):
     assert corpus.sources[0]["format"] == fmt
     assert corpus.sources[0]["n"] == len(labels)
     assert all(doc.content and "\ufeff" not in doc.content for doc in corpus.docs)
+
+
+def test_davidson_tweets_are_extra_ham_learned_from_but_not_calibrated_on(tmp_path):
+    path = tmp_path / "labeled_data.csv"
+    path.write_text(DAVIDSON, encoding="utf-8")
+    tweets = training.read_corpus(path)
+    # Every tweet with a link, then every DAVIDSON_STRIDE-th one without.
+    assert [d.content for d in tweets.docs] == [
+        "RT @someone: look at this &amp; laugh http://t.co/abc123",
+        "so tired today",
+    ]
+    assert tweets.sources[0]["role"] == "extra ham"
+    assert tweets.calibrated == (False, False)
+    corpus = training.Corpus.join([tiny_corpus(), tweets])
+    assert corpus.calibrated == (True,) * len(tiny_corpus()) + (False, False)
+    assert training.fit(corpus.docs, corpus.labels, corpus.aux, corpus.calibrated)
 
 
 def test_read_corpus_keeps_fields_and_quotes(tmp_path):
