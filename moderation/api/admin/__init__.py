@@ -1,0 +1,13 @@
+"""Admin endpoints under /api/v1/admin: training jobs, versions, settings, sites, users.
+
+Importing the package registers its routes on the shared blueprint (moderation.api.views.bp).
+"""
+
+from moderation.api.admin import accounts  # noqa: F401 (registers routes)
+from moderation.api.admin import jobs  # noqa: F401 (registers routes)
+from moderation.api.admin import settings  # noqa: F401 (registers routes)
+from moderation.api.admin import versions  # noqa: F401 (registers routes)
+from moderation.api.admin.openapi import ADMIN_MODELS
+from moderation.api.admin.openapi import openapi_paths
+
+__all__ = ["ADMIN_MODELS", "openapi_paths"]

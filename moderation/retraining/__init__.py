@@ -1,0 +1,126 @@
+"""Retraining on a real install: the active classifier as a prior, corrected by local labels.
+
+A real install has the shipped classifier and its moderators' decisions, not our corpora.
+The candidate is the active version's *base* classifier, frozen, followed by a small
+logistic correction fitted on the labels (decisions, plus any base corpus files the admin
+named)::
+
+    p(spam | x) = sigmoid(a * logit(p_base(x)) + b + w . phi(x))
+
+phi is a word and character n-gram TF-IDF of the labelled texts. The penalty
+k_a (a - 1)^2 + k_b b^2 + k |w|^2 centres the fit on the base classifier: with no labels the
+candidate *is* the base (a = 1, b = 0, w = 0); each label moves it only as far as the data
+outweighs the prior — a Gaussian prior on the base's decision function, i.e. a warm start
+that cannot forget, since the base's own weights are never refitted. This is why it is
+sound where the alternatives are not: refitting the whole pipeline on a few hundred
+decisions forgets the base's vocabulary; incremental SGD drifts with the order of the
+labels; carrying a sample of the training corpora in the manifest would ship the corpora,
+which are never distributed. It is fast (one L-BFGS fit over the labels; the base scores
+each text once) and calibrated for this site (a and b re-fit the base's slope and prior).
+The priors on a and b are firm (k_a = 20, k_b = 5) and the one on w loose (k = 0.03),
+because moderators' labels are not a random sample: spam the base already sent to spam
+is rarely clicked, so the labels over-represent ham and the base's mistakes; the
+correction should learn this site's words, not that "high scores are ham". Measured by
+bench/learning.py, it gains about as much as refitting the whole classifier on the base
+corpora plus the same labels, which a real install cannot do.
+
+Every retraining corrects the *root* base (the active version's base when the active
+version is itself a correction) with all current labels, so versions never nest.
+
+Labels: a comment is labelled when its status is approved (ham) or spam *and* a moderator
+set that status (an audit event by a user); the classifier's own verdicts are not labels,
+and rejected ("not publishable") is not a spam label. Each labelled comment is held out or
+not by a hash of its id (HOLDOUT_PERCENT), so every version is trained without, and every
+pair of versions can be compared on, the same held-out comments.
+"""
+
+from moderation.retraining.candidate import METHOD
+from moderation.retraining.candidate import Candidate
+from moderation.retraining.candidate import build_candidate
+from moderation.retraining.candidate import run_training
+from moderation.retraining.candidate import store_candidate
+from moderation.retraining.correction import EPS
+from moderation.retraining.correction import LocalCorrection
+from moderation.retraining.correction import _logit as _logit  # tests use it
+from moderation.retraining.correction import correction_text
+from moderation.retraining.correction import make_features
+from moderation.retraining.evaluation import PR_POINTS
+from moderation.retraining.evaluation import compare
+from moderation.retraining.evaluation import evaluate_pair
+from moderation.retraining.evaluation import evaluate_scores
+from moderation.retraining.evaluation import holdout_examples
+from moderation.retraining.evaluation import judging_examples
+from moderation.retraining.labels import CORPUS_SUFFIXES
+from moderation.retraining.labels import HOLDOUT_PERCENT
+from moderation.retraining.labels import Example
+from moderation.retraining.labels import TrainingOptions
+from moderation.retraining.labels import available_corpus_files
+from moderation.retraining.labels import corpus_dir
+from moderation.retraining.labels import corpus_examples
+from moderation.retraining.labels import decision_examples
+from moderation.retraining.labels import doc_of
+from moderation.retraining.labels import held_out
+from moderation.retraining.labels import moderator_labels
+from moderation.retraining.labels import resolve_corpus_file
+from moderation.retraining.promotion import HISTORY_KEY
+from moderation.retraining.promotion import HISTORY_MAX
+from moderation.retraining.promotion import Judgement
+from moderation.retraining.promotion import PromotionResult
+from moderation.retraining.promotion import apply_promotion
+from moderation.retraining.promotion import apply_rollback
+from moderation.retraining.promotion import judge_promotion
+from moderation.retraining.promotion import judge_rollback
+from moderation.retraining.promotion import previous_version
+from moderation.retraining.promotion import promote
+from moderation.retraining.promotion import rollback
+from moderation.retraining.versions import active_version
+from moderation.retraining.versions import list_versions
+from moderation.retraining.versions import load
+from moderation.retraining.versions import root_classifier
+from moderation.training import CorpusError
+
+__all__ = [
+    "CORPUS_SUFFIXES",
+    "EPS",
+    "HISTORY_KEY",
+    "HISTORY_MAX",
+    "HOLDOUT_PERCENT",
+    "METHOD",
+    "PR_POINTS",
+    "Candidate",
+    "CorpusError",
+    "Example",
+    "Judgement",
+    "LocalCorrection",
+    "PromotionResult",
+    "TrainingOptions",
+    "active_version",
+    "apply_promotion",
+    "apply_rollback",
+    "available_corpus_files",
+    "build_candidate",
+    "compare",
+    "corpus_dir",
+    "corpus_examples",
+    "correction_text",
+    "decision_examples",
+    "doc_of",
+    "evaluate_pair",
+    "evaluate_scores",
+    "held_out",
+    "holdout_examples",
+    "judge_promotion",
+    "judge_rollback",
+    "judging_examples",
+    "list_versions",
+    "load",
+    "make_features",
+    "moderator_labels",
+    "previous_version",
+    "promote",
+    "resolve_corpus_file",
+    "rollback",
+    "root_classifier",
+    "run_training",
+    "store_candidate",
+]

@@ -1,0 +1,195 @@
+"""The candidate: a frozen base classifier and a prior-centred logistic correction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy import sparse
+from scipy.optimize import minimize
+from sklearn.base import BaseEstimator
+from sklearn.base import ClassifierMixin
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.pipeline import FeatureUnion
+
+EPS = 1e-6
+
+
+def correction_text(doc: Any) -> str:
+    """Return the text the correction reads: the comment, its author's URL and name."""
+    get = (
+        doc.get
+        if isinstance(doc, Mapping)
+        else lambda name, default="": getattr(doc, name, default)
+    )
+    content = str(get("content", "") or "").replace("\ufeff", "")
+    url = str(get("author_url", "") or "")
+    name = str(get("author_name", "") or "")
+    return f"{content}\n{name} {url}".strip()
+
+
+def _logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), EPS, 1 - EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+def _sigmoid(m: np.ndarray) -> np.ndarray:
+    return 0.5 * (1.0 + np.tanh(0.5 * m))  # stable for large |m|
+
+
+def make_features(max_features: int = 20_000) -> FeatureUnion:
+    """Return the correction's n-gram features (word 1-2, character 2-5 within words)."""
+    return FeatureUnion(
+        [
+            (
+                "words",
+                TfidfVectorizer(
+                    lowercase=True,
+                    ngram_range=(1, 2),
+                    sublinear_tf=True,
+                    token_pattern=r"(?u)\b\w+\b",  # noqa: S106 (a regex, not a password)
+                    max_features=max_features,
+                ),
+            ),
+            (
+                "chars",
+                TfidfVectorizer(
+                    lowercase=True,
+                    analyzer="char_wb",
+                    ngram_range=(2, 5),
+                    sublinear_tf=True,
+                    max_features=max_features,
+                ),
+            ),
+        ]
+    )
+
+
+class LocalCorrection(ClassifierMixin, BaseEstimator):
+    """A frozen base classifier corrected by a prior-centred logistic fit on local labels.
+
+    predict_proba(X) takes what the base takes (Docs) and returns
+    sigmoid(a * logit(p_base) + b + w . phi(text)); see the module docstring.
+    """
+
+    # Stored artifacts name this class by this path (see TRUSTED_TYPES in
+    # classifier/artifact.py): skops records __module__, so keep the package's.
+    __module__ = "moderation.retraining"
+
+    def __init__(
+        self,
+        base: Any = None,
+        strength: float = 0.03,
+        slope_strength: float = 20.0,
+        intercept_strength: float = 5.0,
+        max_features: int = 20_000,
+    ) -> None:
+        self.base = base
+        self.strength = strength
+        self.slope_strength = slope_strength
+        self.intercept_strength = intercept_strength
+        self.max_features = max_features
+
+    def base_logit(self, X: Sequence[Any]) -> np.ndarray:
+        """Return the base's log-odds of spam (0 when there is no base)."""
+        if self.base is None:
+            return np.zeros(len(X))
+        return _logit(self.base.predict_proba(X)[:, 1])
+
+    def fit(
+        self,
+        X: Sequence[Any],
+        y: Sequence[int],
+        sample_weight: Sequence[float] | None = None,
+        base_logit: np.ndarray | None = None,
+    ) -> LocalCorrection:
+        """Fit the correction (the base is never refitted)."""
+        y_arr = np.asarray(y, dtype=float)
+        weights = np.ones(len(y_arr)) if sample_weight is None else np.asarray(sample_weight)
+        z = self.base_logit(X) if base_logit is None else np.asarray(base_logit, dtype=float)
+        self.ngrams_ = make_features(self.max_features)
+        phi = sparse.csr_matrix(self.ngrams_.fit_transform([correction_text(d) for d in X]))
+        for _, vectorizer in self.ngrams_.transformer_list:
+            # The n-grams max_features pruned: large, and never used to transform.
+            if hasattr(vectorizer, "stop_words_"):
+                del vectorizer.stop_words_
+        self.slope_, self.intercept_, self.coef_ = _fit_offset_logistic(
+            phi,
+            z,
+            y_arr,
+            weights,
+            strength=self.strength,
+            slope_strength=self.slope_strength if self.base is not None else 1e6,
+            intercept_strength=self.intercept_strength,
+        )
+        self.classes_ = np.array([0, 1])
+        return self
+
+    def decision_function(self, X: Sequence[Any]) -> np.ndarray:
+        """Return the corrected log-odds of spam."""
+        phi = self.ngrams_.transform([correction_text(d) for d in X])
+        return self.slope_ * self.base_logit(X) + self.intercept_ + phi @ self.coef_
+
+    def predict_proba(self, X: Sequence[Any]) -> np.ndarray:
+        """Return [[p(ham), p(spam)], ...]."""
+        p = _sigmoid(self.decision_function(X))
+        return np.column_stack([1 - p, p])
+
+    def predict(self, X: Sequence[Any]) -> np.ndarray:
+        """Return 1 for spam (p ≥ 0.5), 0 for ham."""
+        return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
+
+    def correction_contributions(self, doc: Any, top: int = 5) -> list[tuple[str, float]]:
+        """Return the n-grams that moved this comment's log-odds most, with their push."""
+        phi = sparse.csr_matrix(self.ngrams_.transform([correction_text(doc)]))
+        names = self.ngrams_.get_feature_names_out()
+        pushes = [
+            (str(names[j]), float(v * self.coef_[j]))
+            for j, v in zip(phi.indices, phi.data, strict=True)
+        ]
+        pushes.sort(key=lambda item: abs(item[1]), reverse=True)
+        return [(_readable(name), push) for name, push in pushes[:top] if abs(push) > 1e-3]
+
+
+def _readable(name: str) -> str:
+    """Name a correction n-gram as the base names its features: `word "free"`."""
+    kind, _, gram = name.partition("__")
+    return f'word "{gram}"' if kind == "words" else f'char "{gram}"'
+
+
+def _fit_offset_logistic(
+    phi: sparse.csr_matrix,
+    z: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray,
+    *,
+    strength: float,
+    slope_strength: float,
+    intercept_strength: float,
+) -> tuple[float, float, np.ndarray]:
+    """Minimise the weighted log-loss of sigmoid(a z + b + phi w) with priors a~1, b~0, w~0."""
+    n_features = phi.shape[1]
+    phi_t = phi.T.tocsr()
+
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        a, b, beta = theta[0], theta[1], theta[2:]
+        m = a * z + b + phi @ beta
+        # log(1 + e^m) - y m, computed stably
+        loss = np.sum(weights * (np.logaddexp(0.0, m) - y * m))
+        loss += 0.5 * (
+            strength * beta @ beta + slope_strength * (a - 1.0) ** 2 + intercept_strength * b * b
+        )
+        r = weights * (_sigmoid(m) - y)
+        grad = np.empty_like(theta)
+        grad[0] = r @ z + slope_strength * (a - 1.0)
+        grad[1] = r.sum() + intercept_strength * b
+        grad[2:] = phi_t @ r + strength * beta
+        return float(loss), grad
+
+    start = np.zeros(n_features + 2)
+    start[0] = 1.0
+    result = minimize(objective, start, jac=True, method="L-BFGS-B", options={"maxiter": 500})
+    theta = result.x
+    return float(theta[0]), float(theta[1]), np.asarray(theta[2:], dtype=float)

@@ -1,0 +1,161 @@
+"""What retraining learns from: job options, moderators' labels and corpus files."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import exists
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from moderation.classifier import Doc
+from moderation.tables import AuditEvent
+from moderation.tables import Comment
+from moderation.tables import Status
+from moderation.training import CorpusError
+from moderation.training import read_corpus
+
+HOLDOUT_PERCENT = 20
+CORPUS_SUFFIXES = (".csv", ".jsonl", ".tsv", ".txt", "")
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """A training job's options, as stored in training_jobs.options."""
+
+    include_decisions: bool = True
+    since: datetime | None = None
+    corpus_files: tuple[str, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the JSON form."""
+        return {
+            "include_decisions": self.include_decisions,
+            "since": self.since.isoformat() if self.since else None,
+            "corpus_files": list(self.corpus_files),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TrainingOptions:
+        """Read the JSON form."""
+        since = data.get("since")
+        return cls(
+            include_decisions=bool(data.get("include_decisions", True)),
+            since=datetime.fromisoformat(since) if since else None,
+            corpus_files=tuple(data.get("corpus_files") or ()),
+        )
+
+
+@dataclass(frozen=True)
+class Example:
+    """One labelled text; `key` decides whether it is held out."""
+
+    doc: Doc
+    spam: bool
+    key: str
+    source: str
+
+
+def held_out(key: str) -> bool:
+    """Return whether an example is held out (a stable hash, so every version agrees)."""
+    digest = hashlib.sha256(key.encode("utf-8")).digest()
+    return int.from_bytes(digest[:4], "big") % 100 < HOLDOUT_PERCENT
+
+
+def corpus_dir(config: Mapping[str, Any]) -> Path:
+    """Return the folder admins put base corpus files in (MODERATION_CORPUS_DIR)."""
+    configured = config.get("CORPUS_DIR")
+    if configured:
+        return Path(configured)
+    return Path(config.get("INSTANCE_PATH") or "instance") / "corpora"
+
+
+def available_corpus_files(config: Mapping[str, Any]) -> list[str]:
+    """Return the names of the corpus files an admin can pick."""
+    folder = corpus_dir(config)
+    if not folder.is_dir():
+        return []
+    return sorted(
+        p.name
+        for p in folder.iterdir()
+        if p.is_file() and not p.name.startswith(".") and p.suffix.lower() in CORPUS_SUFFIXES
+    )
+
+
+def resolve_corpus_file(config: Mapping[str, Any], name: str) -> Path:
+    """Return the path of a corpus file by name, refusing anything outside the folder."""
+    folder = corpus_dir(config).resolve()
+    if "/" in name or "\\" in name or name.startswith(".") or not name.strip():
+        raise CorpusError(f"{name!r} is not a file name in the corpus folder")
+    path = (folder / name).resolve()
+    if path.parent != folder or not path.is_file():
+        raise CorpusError(f"{name!r} is not a file in the corpus folder {folder}")
+    return path
+
+
+def moderator_labels(
+    session: Session, ids: Sequence[int] | None = None, since: datetime | None = None
+) -> dict[int, bool]:
+    """Return {comment id: is spam} for comments whose approved/spam status a moderator set."""
+    by_user = (
+        exists()
+        .where(AuditEvent.comment_id == Comment.id)
+        .where(AuditEvent.user_id.is_not(None))
+        .where(AuditEvent.to_status == Comment.status)
+    )
+    if since is not None:
+        by_user = by_user.where(AuditEvent.at >= since)
+    stmt = select(Comment.id, Comment.status).where(
+        Comment.status.in_((Status.APPROVED, Status.SPAM)), by_user
+    )
+    if ids is not None:
+        if not ids:
+            return {}
+        stmt = stmt.where(Comment.id.in_(ids))
+    return {cid: status is Status.SPAM for cid, status in session.execute(stmt)}
+
+
+def doc_of(comment: Comment) -> Doc:
+    """Return what the classifier reads of a stored comment."""
+    return Doc(
+        content=comment.content_raw,
+        author_name=comment.author_name,
+        author_email=comment.author_email,
+        author_url=comment.author_url,
+    )
+
+
+def decision_examples(session: Session, since: datetime | None = None) -> list[Example]:
+    """Return the moderators' labels as examples (oldest first)."""
+    labels = moderator_labels(session, since=since)
+    if not labels:
+        return []
+    examples = []
+    ids = sorted(labels)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        comments = session.scalars(select(Comment).where(Comment.id.in_(chunk)))
+        for comment in comments:
+            examples.append(
+                Example(doc_of(comment), labels[comment.id], f"comment:{comment.id}", "decisions")
+            )
+    examples.sort(key=lambda e: e.key)
+    return examples
+
+
+def corpus_examples(config: Mapping[str, Any], names: Iterable[str]) -> list[Example]:
+    """Read the named corpus files (format sniffed) into examples keyed by their text."""
+    examples = []
+    for name in names:
+        corpus = read_corpus(resolve_corpus_file(config, name))
+        for doc, label in zip(corpus.docs, corpus.labels, strict=True):
+            key = "corpus:" + hashlib.sha256(doc.content.encode("utf-8")).hexdigest()
+            examples.append(Example(doc, bool(label), key, f"corpus:{name}"))
+    return examples

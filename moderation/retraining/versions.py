@@ -1,0 +1,43 @@
+"""Stored classifier versions: load one, find the active one, list them all."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import defer
+
+from moderation.classifier import load_version
+from moderation.retraining.correction import LocalCorrection
+from moderation.tables import ClassifierVersion
+
+
+def load(row: ClassifierVersion) -> Any:
+    """Load a stored version through every check of classifier.load_version."""
+    return load_version(row.artifact, row.sha256, row.manifest or {})
+
+
+def root_classifier(clf: Any) -> Any:
+    """Return the base a correction wraps (so versions never nest), or the classifier.
+
+    A correction fitted without a base (no version was active) is a root itself.
+    """
+    if isinstance(clf, LocalCorrection) and clf.base is not None:
+        return clf.base
+    return clf
+
+
+def active_version(session: Session) -> ClassifierVersion | None:
+    """Return the active version row (with its artifact), if any."""
+    return session.scalar(select(ClassifierVersion).where(ClassifierVersion.active.is_(True)))
+
+
+def list_versions(session: Session) -> list[ClassifierVersion]:
+    """Return every version, newest first, without loading the artifacts."""
+    stmt = (
+        select(ClassifierVersion)
+        .options(defer(ClassifierVersion.artifact))
+        .order_by(ClassifierVersion.id.desc())
+    )
+    return list(session.scalars(stmt))
