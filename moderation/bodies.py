@@ -75,6 +75,23 @@ def parse_form(raw: bytes) -> dict[str, str]:
     return form
 
 
+def parse_json_object(request: Request) -> dict[str, Any]:
+    """Return an optional JSON object body ({} when empty), for the moderator/admin API."""
+    raw = request.get_data(cache=True)
+    if not raw:
+        return {}
+    if request.mimetype != "application/json":
+        raise Problem(
+            415,
+            "Unsupported Media Type",
+            f"Content-Type {request.mimetype or 'none'} is not accepted: send application/json.",
+        )
+    body = parse_json(raw)
+    if not isinstance(body, dict):
+        raise _bad_body("The JSON body must be an object.")
+    return body
+
+
 def parse_object(request: Request) -> dict[str, Any]:
     """Return the body as a dict of fields, from JSON or form-encoded input."""
     mimetype = request.mimetype

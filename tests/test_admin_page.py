@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import re
-import threading
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -13,7 +10,6 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
-from werkzeug.serving import make_server
 
 from moderation import db
 from moderation.settings import load_settings
@@ -188,24 +184,6 @@ def test_versions_page_shows_both_versions_side_by_side(app, client, creds):
 
 
 # --- the whole loop in the browser ---
-
-
-@pytest.fixture
-def live_server(app: Flask) -> Iterator[str]:
-    """Serve the test app over real HTTP on a free local port."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    logger = logging.getLogger("werkzeug")
-    level = logger.level
-    logger.setLevel(logging.WARNING)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        thread.join(5)
-        server.server_close()
-        logger.setLevel(level)
 
 
 @pytest.mark.browser

@@ -20,7 +20,7 @@ from moderation import queue
 from moderation.api.views import bp
 from moderation.auth import current_principal
 from moderation.auth import require_role
-from moderation.bodies import parse_json
+from moderation.bodies import parse_json_object
 from moderation.db import get_session
 from moderation.problems import Problem
 from moderation.problems import invalid
@@ -275,23 +275,6 @@ def list_queue() -> dict[str, Any]:
     return out.model_dump(mode="json")
 
 
-def _json_body() -> dict[str, Any]:
-    """Return the JSON object body, or {} for an empty body."""
-    raw = request.get_data(cache=True)
-    if not raw:
-        return {}
-    if request.mimetype != "application/json":
-        raise Problem(
-            415,
-            "Unsupported Media Type",
-            f"Content-Type {request.mimetype or 'none'} is not accepted: send application/json.",
-        )
-    body = parse_json(raw)
-    if not isinstance(body, dict):
-        raise Problem(400, "Malformed body", "The JSON body must be an object.")
-    return body
-
-
 ETAG_VERSION = re.compile(r"^(\d+)-(\d+)$")
 
 
@@ -322,7 +305,7 @@ def _if_match_version(comment_id: int) -> int | None:
 @require_role(Role.MODERATOR)
 def decide_comment(comment_id: int, action: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Approve, reject or mark a comment as spam (409 if it changed since `version`)."""
-    body = validate_model(DecisionIn, _json_body())
+    body = validate_model(DecisionIn, parse_json_object(request))
     header_version = _if_match_version(comment_id)
     if body.version is not None and header_version is not None and body.version != header_version:
         raise invalid({"version": ["differs from the version named by If-Match"]})
@@ -345,7 +328,7 @@ def decide_comment(comment_id: int, action: str) -> tuple[dict[str, Any], int, d
 @require_role(Role.MODERATOR)
 def decide_comments() -> dict[str, Any]:
     """Apply several decisions, all or none (409 naming each comment that blocks them)."""
-    body = validate_model(BulkDecisionIn, _json_body())
+    body = validate_model(BulkDecisionIn, parse_json_object(request))
     session = get_session()
     results = queue.apply_decisions(
         session,

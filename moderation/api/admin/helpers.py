@@ -7,27 +7,14 @@ from typing import Any
 from flask import request
 
 from moderation.auth import current_principal
-from moderation.bodies import parse_json
-from moderation.problems import Problem
+from moderation.bodies import parse_json_object
 
 PREFIX = "/admin"
 
 
 def json_body() -> dict[str, Any]:
-    """Return the JSON object body ({} when empty), or raise 400/415."""
-    raw = request.get_data(cache=True)
-    if not raw:
-        return {}
-    if request.mimetype != "application/json":
-        raise Problem(
-            415,
-            "Unsupported Media Type",
-            f"Content-Type {request.mimetype or 'none'} is not accepted: send application/json.",
-        )
-    body = parse_json(raw)
-    if not isinstance(body, dict):
-        raise Problem(400, "Malformed body", "The JSON body must be an object.")
-    return body
+    """Return the request's JSON object body ({} when empty), or raise 400/415."""
+    return parse_json_object(request)
 
 
 def actor() -> str:
