@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
 from typing import Any
@@ -27,6 +29,7 @@ from moderation.problems import invalid
 from moderation.queue import Action
 from moderation.queue import Cursor
 from moderation.queue import QueueFilter
+from moderation.queue import QueuePage
 from moderation.schemas import CommentOut
 from moderation.schemas import validate_model
 from moderation.tables import AuditEvent
@@ -251,26 +254,46 @@ def parse_limit(raw: str | None) -> int:
     return int(raw)
 
 
+@dataclass(frozen=True)
+class QueueView:
+    """The queue page a request asks for, with its capped counts (for the API and the page)."""
+
+    status: str
+    page: QueuePage
+    counts: dict[Status, int]
+    cap: int
+
+
+def load_queue_view(session: Session, args: Mapping[str, str]) -> QueueView:
+    """Parse the queue query (status, post_id, site, q, cursor, limit) and load that page."""
+    queue_filter = parse_filter(session, args)
+    page = queue.list_queue(
+        session,
+        queue_filter,
+        cursor=parse_cursor(args.get("cursor")),
+        limit=parse_limit(args.get("limit")),
+    )
+    cap = count_limit()
+    return QueueView(
+        status=str(queue_filter.status) if queue_filter.status else ALL_STATUSES,
+        page=page,
+        counts=queue.count_by_status(session, queue_filter, limit=cap),
+        cap=cap,
+    )
+
+
 @bp.get("/queue")
 @require_role(Role.MODERATOR)
 def list_queue() -> dict[str, Any]:
     """Return one page of the review queue with the counts per status."""
     session = get_session()
-    queue_filter = parse_filter(session, request.args)
-    page = queue.list_queue(
-        session,
-        queue_filter,
-        cursor=parse_cursor(request.args.get("cursor")),
-        limit=parse_limit(request.args.get("limit")),
-    )
-    cap = count_limit()
-    counts = queue.count_by_status(session, queue_filter, limit=cap)
+    view = load_queue_view(session, request.args)
     out = QueuePageOut(
-        status=str(queue_filter.status) if queue_filter.status else ALL_STATUSES,
-        items=serialize(session, page.items),
-        next_cursor=page.next_cursor.encode() if page.next_cursor else None,
-        counts=StatusCounts(**{str(status): n for status, n in counts.items()}),
-        count_limit=cap,
+        status=view.status,
+        items=serialize(session, view.page.items),
+        next_cursor=view.page.next_cursor.encode() if view.page.next_cursor else None,
+        counts=StatusCounts(**{str(status): n for status, n in view.counts.items()}),
+        count_limit=view.cap,
     )
     return out.model_dump(mode="json")
 

@@ -24,11 +24,8 @@ from flask_wtf.csrf import CSRFError
 
 from moderation import queue
 from moderation.api.queue import ALL_STATUSES
-from moderation.api.queue import count_limit
 from moderation.api.queue import etag_of
-from moderation.api.queue import parse_cursor
-from moderation.api.queue import parse_filter
-from moderation.api.queue import parse_limit
+from moderation.api.queue import load_queue_view
 from moderation.auth import CSRF
 from moderation.auth import check_role
 from moderation.auth import current_principal
@@ -37,7 +34,7 @@ from moderation.auth import start_login_session
 from moderation.db import get_session
 from moderation.review.signin import Outcome
 from moderation.review.signin import authenticate
-from moderation.settings import load_settings
+from moderation.settings import current_settings
 from moderation.tables import Comment
 from moderation.tables import Role
 from moderation.tables import Status
@@ -164,16 +161,8 @@ def _tab_url(status: Status | str, args: dict[str, str]) -> str:
 def queue_page() -> Response:
     """Show one page of the queue: tabs with counts, cards, bulk actions, search."""
     session = get_session()
-    queue_filter = parse_filter(session, request.args)
-    page = queue.list_queue(
-        session,
-        queue_filter,
-        cursor=parse_cursor(request.args.get("cursor")),
-        limit=parse_limit(request.args.get("limit")),
-    )
-    cap = count_limit()
-    counts = queue.count_by_status(session, queue_filter, limit=cap)
-    status = str(queue_filter.status) if queue_filter.status else ALL_STATUSES
+    view = load_queue_view(session, request.args)
+    page, counts, cap, status = view.page, view.counts, view.cap, view.status
     kept = {
         key: value for key in ("q", "post_id", "site", "limit") if (value := request.args.get(key))
     }
@@ -188,7 +177,7 @@ def queue_page() -> Response:
         comments=page.items,
         parents=queue.parents_of(session, page.items),
         sites=queue.site_names(session),
-        settings=load_settings(session),
+        settings=current_settings(session),
         filters=kept,
         next_url=url_for(
             "review.queue_page", **kept, status=status, cursor=page.next_cursor.encode()
@@ -216,7 +205,7 @@ def comment_page(comment_id: int) -> Response:
         comment=comment,
         parents=queue.parents_of(session, [comment]),
         sites=queue.site_names(session),
-        settings=load_settings(session),
+        settings=current_settings(session),
         history=queue.history(session, comment_id),
         user=current_principal().label,
         etag_of=etag_of,
