@@ -19,13 +19,10 @@ from moderation.classifier import ArtifactRefused
 from moderation.classifier import Doc
 from moderation.classifier import load_version
 from moderation.settings import ModerationSettings
-from moderation.tables import AuditEvent
 from moderation.tables import ClassifierVersion
-from moderation.tables import Comment
 from moderation.tables import Site
 from moderation.tables import Status
-from moderation.tables import User
-from moderation.tables import utcnow
+from tests.admin_support import add_labelled
 from tests.test_classifier import HAM
 from tests.test_classifier import SHIPPED
 from tests.test_classifier import SPAM
@@ -319,38 +316,14 @@ def test_model_commands_fail_clearly(model_cli, tmp_path, args, message):
 
 
 def test_model_train_learns_from_moderators_decisions(app, model_cli, creds):
-    with db.new_session(app, write=True) as s:
-        site = s.scalar(select(Site).where(Site.name == "blog"))
-        moderator = s.scalar(select(User).where(User.email == "mod@example.org"))
-        texts = [(t, Status.APPROVED) for t in HAM] + [(t, Status.SPAM) for t in SPAM]
-        texts.append(("Not publishable, but not spam either.", Status.REJECTED))
-        for i, (text, status) in enumerate(texts):
-            now = utcnow()
-            comment = Comment(
-                site_id=site.id,
-                post_id="p",
-                author_name="A",
-                author_email=f"a{i}@example.org",
-                content_raw=text,
-                content_html=text,
-                status=status,
-                reasons=[],
-                created_at=now,
-                updated_at=now,
-            )
-            s.add(comment)
-            s.flush()
-            s.add(
-                AuditEvent(
-                    comment_id=comment.id,
-                    actor=moderator.email,
-                    user_id=moderator.id,
-                    at=now,
-                    from_status=Status.PENDING,
-                    to_status=status,
-                )
-            )
-        s.commit()
+    with db.new_session(app) as s:
+        site_id = s.scalar(select(Site.id).where(Site.name == "blog"))
+    moderator = "mod@example.org"
+    add_labelled(app, site_id, HAM, Status.APPROVED, moderator)
+    add_labelled(app, site_id, SPAM, Status.SPAM, moderator)
+    add_labelled(
+        app, site_id, ["Not publishable, but not spam either."], Status.REJECTED, moderator
+    )
     result = model_cli.invoke(args=["model", "train", "--include-decisions"])
     assert result.exit_code == 0, result.output
     assert f"decisions: {len(HAM) + len(SPAM)} texts, {len(SPAM)} spam" in result.output
