@@ -6,12 +6,14 @@ import enum
 import functools
 import hashlib
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from typing import TypeVar
 
 from flask import Flask
+from flask import current_app
 from flask import g
 from flask import request
 from flask_login import LoginManager
@@ -31,6 +33,7 @@ from moderation.tables import User
 SITE_KEY_PREFIX = "msk_"
 USER_TOKEN_PREFIX = "mut_"  # noqa: S105 (a prefix, not a secret)
 CSRF = "moderation.csrf"
+SITE_KEYS = "moderation.site_keys"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -43,11 +46,53 @@ class PrincipalKind(enum.StrEnum):
 
 
 @dataclass(frozen=True)
+class SiteIdentity:
+    """The site a valid, unrevoked key belongs to."""
+
+    id: int
+    name: str
+
+
+class SiteKeyCache:
+    """Per-process memory of valid site keys (by hash), each trusted for `ttl` seconds.
+
+    Saves the intake a query per comment. A revoked key stops working in every worker
+    within `ttl` seconds (SITE_KEY_TTL_SECONDS); unknown keys are never remembered.
+    """
+
+    MAX_ENTRIES = 1024
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._entries: dict[str, tuple[float, SiteIdentity]] = {}
+
+    def get(self, digest: str) -> SiteIdentity | None:
+        """Return the site of a key seen valid less than ttl seconds ago, else None."""
+        entry = self._entries.get(digest)
+        if entry is None or self._clock() - entry[0] >= self.ttl:
+            return None
+        return entry[1]
+
+    def put(self, digest: str, site: SiteIdentity) -> None:
+        """Remember that this key was valid just now."""
+        if self.ttl <= 0:
+            return
+        if len(self._entries) >= self.MAX_ENTRIES:
+            self._entries.clear()
+        self._entries[digest] = (self._clock(), site)
+
+    def clear(self) -> None:
+        """Forget every key (this process revoked one)."""
+        self._entries.clear()
+
+
+@dataclass(frozen=True)
 class Principal:
     """The authenticated caller of this request."""
 
     kind: PrincipalKind
-    site: Site | None = None
+    site: SiteIdentity | None = None
     user: User | None = None
 
     @property
@@ -96,12 +141,7 @@ def _bearer_token() -> str | None:
 def _principal_from_bearer(session: Session, token: str) -> Principal:
     digest = hash_secret(token)
     if token.startswith(SITE_KEY_PREFIX):
-        site = session.scalar(select(Site).where(Site.key_hash == digest))
-        if site is None:
-            raise _unauthorized("The site key is not valid.")
-        if site.revoked_at is not None:
-            raise _unauthorized("The site key has been revoked.")
-        return Principal(PrincipalKind.SITE, site=site)
+        return Principal(PrincipalKind.SITE, site=_site_of_key(session, digest))
     if token.startswith(USER_TOKEN_PREFIX):
         user = session.scalar(select(User).where(User.token_hash == digest))
         if user is None:
@@ -110,6 +150,26 @@ def _principal_from_bearer(session: Session, token: str) -> Principal:
             raise _unauthorized("The account of this API token is disabled.")
         return Principal(PrincipalKind.TOKEN, user=user)
     raise _unauthorized("The bearer token is neither a site key nor an API token.")
+
+
+def _site_of_key(session: Session, digest: str) -> SiteIdentity:
+    cache: SiteKeyCache = current_app.extensions[SITE_KEYS]
+    known = cache.get(digest)
+    if known is not None:
+        return known
+    site = session.scalar(select(Site).where(Site.key_hash == digest))
+    if site is None:
+        raise _unauthorized("The site key is not valid.")
+    if site.revoked_at is not None:
+        raise _unauthorized("The site key has been revoked.")
+    identity = SiteIdentity(id=site.id, name=site.name)
+    cache.put(digest, identity)
+    return identity
+
+
+def forget_site_keys() -> None:
+    """Drop this process's remembered keys, so a revocation here applies at once."""
+    current_app.extensions[SITE_KEYS].clear()
 
 
 def current_principal() -> Principal | None:
@@ -153,8 +213,6 @@ def check_role(principal: Principal | None, role: Role) -> Principal:
         "HEAD",
         "OPTIONS",
     ):
-        from flask import current_app
-
         current_app.extensions[CSRF].protect()
     return principal
 
@@ -237,6 +295,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_CHECK_DEFAULT", False)
     csrf = CSRFProtect(app)
     app.extensions[CSRF] = csrf
+    app.extensions[SITE_KEYS] = SiteKeyCache(float(app.config["SITE_KEY_TTL_SECONDS"]))
     manager = LoginManager(app)
     manager.login_view = "review.login"
     manager.session_protection = None

@@ -21,6 +21,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "RETRY_AFTER_SECONDS": 5,
         "FLOOD_SECONDS": 15,
         "SETTINGS_TTL_SECONDS": 2.0,
+        "SITE_KEY_TTL_SECONDS": 2.0,
         "CLASSIFIER_POLL_SECONDS": 5.0,
         "DEFAULT_ARTIFACT": os.path.join(
             os.path.dirname(os.path.dirname(os.path.abspath(__file__))),

@@ -42,6 +42,7 @@ from moderation.admin.metrics import comparison_views
 from moderation.admin.metrics import metric_view
 from moderation.auth import check_role
 from moderation.auth import current_principal
+from moderation.auth import forget_site_keys
 from moderation.db import get_session
 from moderation.problems import Problem
 from moderation.schemas import validate_model
@@ -310,6 +311,7 @@ def revoke_site_form(site_id: int) -> Response:
     try:
         site = revoke_site(session, find_site(session, site_id).name)
         session.commit()
+        forget_site_keys()
     except Problem as problem:
         _flash_problem(problem)
     else:

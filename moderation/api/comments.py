@@ -20,6 +20,7 @@ from moderation.auth import require_site
 from moderation.bodies import parse_object
 from moderation.classifier import get_holder
 from moderation.db import get_session
+from moderation.intake import assess
 from moderation.intake import submit_comment
 from moderation.problems import Problem
 from moderation.schemas import CommentIn
@@ -44,19 +45,22 @@ def create_comment() -> tuple[dict[str, Any], int, dict[str, str]]:
     """Take a comment from a site, decide it, store it, answer with the decision."""
     site = current_principal().site
     data = validate_model(CommentIn, parse_object(request))
+    # Sanitize and score before the first query: on SQLite the write lock is then held
+    # only for the few statements that need it.
+    assessment = assess(get_holder(), data)
     session = get_session()
     comment = submit_comment(
         session,
         site,
         data,
+        assessment,
         settings=current_settings(session),
-        holder=get_holder(),
         now=utcnow(),
         flood_seconds=current_app.config["FLOOD_SECONDS"],
     )
     session.commit()
     location = url_for("api.get_comment", comment_id=comment.id)
-    return comment_out(comment), 201, {"Location": location}
+    return comment.model_dump(mode="json"), 201, {"Location": location}
 
 
 def _not_found(comment_id: int) -> Problem:

@@ -16,6 +16,7 @@ from moderation.accounts import issue_token
 from moderation.accounts import revoke_site
 from moderation.accounts import set_disabled
 from moderation.accounts import set_password
+from moderation.auth import forget_site_keys
 from moderation.tables import Role
 
 sites_group = AppGroup("sites", help="Sites and their API keys.")
@@ -43,7 +44,7 @@ def create_site_command(name: str) -> None:
 @sites_group.command("revoke")
 @click.argument("name")
 def revoke_site_command(name: str) -> None:
-    """Revoke a site's key."""
+    """Revoke a site's key (running workers refuse it within SITE_KEY_TTL_SECONDS)."""
     with _write_session() as session:
         try:
             revoke_site(session, name)
@@ -51,6 +52,7 @@ def revoke_site_command(name: str) -> None:
             raise click.ClickException(str(exc)) from None
         session.commit()
         click.echo(f"site {name} revoked")
+    forget_site_keys()
 
 
 @users_group.command("create")

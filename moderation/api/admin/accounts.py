@@ -28,6 +28,7 @@ from moderation.api.admin.schemas import site_out
 from moderation.api.admin.schemas import user_out
 from moderation.api.views import bp
 from moderation.auth import current_principal
+from moderation.auth import forget_site_keys
 from moderation.auth import require_role
 from moderation.db import get_session
 from moderation.problems import Problem
@@ -80,6 +81,7 @@ def revoke_site_key(site_id: int) -> dict[str, Any]:
     session = get_session()
     site = revoke_site(session, find_site(session, site_id).name)
     session.commit()
+    forget_site_keys()
     return site_out(site).model_dump(mode="json")
 
 
