@@ -1,7 +1,9 @@
 """Benchmark: intake throughput and latency next to /healthz, under gunicorn (2 workers).
 
 Prints requests/s and p50/p99 latency of POST /api/v1/comments and GET /healthz at 8
-concurrent clients with distinct IPs and texts, on SQLite and on PostgreSQL.
+concurrent clients with distinct IPs and texts, on SQLite and on PostgreSQL, and the CPU
+each request cost the gunicorn workers and the PostgreSQL server (from /proc), which is
+what bounds the ratio on a machine whose cores the clients share.
 Usage: .venv/bin/python bench/intake.py [--seconds 10] [--clients 8] [--db sqlite|postgresql]
 """
 
@@ -88,9 +90,44 @@ def client_loop(
     out.put(latencies)
 
 
-def measure(kind: str, key: str, clients: int, seconds: float) -> dict[str, float]:
+def cpu_seconds(pids: list[int]) -> float:
+    """Return the user+system CPU time the processes have used so far."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def worker_pids(server: subprocess.Popen[bytes]) -> list[int]:
+    """Return the gunicorn worker processes of the arbiter."""
+    children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text()
+    return [int(pid) for pid in children.split()]
+
+
+def postgres_pids() -> list[int]:
+    """Return the PostgreSQL server's processes (0 CPU is reported for SQLite)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == "postgres":
+                    pids.append(int(entry.name))
+            except OSError:
+                continue
+    return pids
+
+
+def measure(
+    kind: str, key: str, clients: int, seconds: float, workers: list[int] | None = None
+) -> dict[str, float]:
     """Run `clients` processes against one endpoint and summarize."""
     ctx = multiprocessing.get_context("fork")
+    db_pids = postgres_pids()
+    cpu_before = (cpu_seconds(workers or []), cpu_seconds(db_pids))
     out = ctx.Queue()
     procs = [
         ctx.Process(target=client_loop, args=(i, key, kind, seconds, out)) for i in range(clients)
@@ -102,8 +139,11 @@ def measure(kind: str, key: str, clients: int, seconds: float) -> dict[str, floa
     elapsed = time.perf_counter() - started
     for p in procs:
         p.join()
+    cpu_after = (cpu_seconds(workers or []), cpu_seconds(db_pids))
     latencies.sort()
     return {
+        "server_cpu_ms": (cpu_after[0] - cpu_before[0]) / len(latencies) * 1000,
+        "db_cpu_ms": (cpu_after[1] - cpu_before[1]) / len(latencies) * 1000,
         "requests": len(latencies),
         "rps": len(latencies) / elapsed,
         "p50_ms": statistics.median(latencies) * 1000,
@@ -147,16 +187,21 @@ def run(kind: str, clients: int, seconds: float, workers: int) -> None:
                 except OSError:
                     time.sleep(0.1)
             measure("intake", key, clients, 2)  # warm up: classifier load, connections
-            health = measure("healthz", key, clients, seconds)
-            intake = measure("intake", key, clients, seconds)
+            pids = worker_pids(server)
+            health = measure("healthz", key, clients, seconds, pids)
+            intake = measure("intake", key, clients, seconds, pids)
         finally:
             server.terminate()
             server.wait(timeout=30)
     print(f"\n{kind}: gunicorn {workers} workers, {clients} clients, {seconds:.0f} s each")
-    print(f"{'endpoint':<24}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
+    print(
+        f"{'endpoint':<24}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}"
+        f"{'worker CPU ms/req':>19}{'db CPU ms/req':>15}"
+    )
     for name, r in (("GET /healthz", health), ("POST /api/v1/comments", intake)):
         print(
             f"{name:<24}{r['requests']:>10}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}"
+            f"{r['server_cpu_ms']:>19.2f}{r['db_cpu_ms']:>15.2f}"
         )
     ratio = intake["rps"] / health["rps"]
     goal = "met" if ratio >= 0.40 and intake["p99_ms"] <= 25 else "NOT met"
