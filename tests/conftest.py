@@ -137,8 +137,13 @@ def runner(app: Flask) -> FlaskCliRunner:
 
 @pytest.fixture
 def session(app: Flask) -> Iterator[Session]:
-    """Yield a database session for arranging and checking rows directly."""
-    with app.app_context(), db.new_session(app, write=True) as s:
+    """Yield a database session for arranging and checking rows directly.
+
+    No app context is pushed: one held open would make every request of the test share
+    its `g`. End each transaction (commit or rollback) before the app writes: on SQLite
+    this session holds the write lock while a transaction is open.
+    """
+    with db.new_session(app, write=True) as s:
         yield s
 
 

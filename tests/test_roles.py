@@ -60,6 +60,7 @@ EXPECTED: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {
     ("/admin/versions/<int:version_id>/promote", "POST"): (302, 403, 403, 302),
     ("/admin/versions/rollback", "POST"): (302, 403, 403, 302),
     # Admin API.
+    ("/api/v1/admin/erasures", "POST"): (401, 403, 403, 422),
     ("/api/v1/admin/model-versions", "GET"): (401, 403, 403, 200),
     ("/api/v1/admin/model-versions/<int:version_id>/promote", "POST"): (401, 403, 403, 404),
     ("/api/v1/admin/model-versions/rollback", "POST"): (401, 403, 403, 409),

@@ -1,9 +1,10 @@
-"""Admin endpoints under /api/v1/admin: training jobs, versions, settings, sites, users.
+"""Admin endpoints under /api/v1/admin: jobs, versions, settings, sites, users, erasures.
 
 Importing the package registers its routes on the shared blueprint (moderation.api.views.bp).
 """
 
 from moderation.api.admin import accounts  # noqa: F401 (registers routes)
+from moderation.api.admin import erasures  # noqa: F401 (registers routes)
 from moderation.api.admin import jobs  # noqa: F401 (registers routes)
 from moderation.api.admin import settings  # noqa: F401 (registers routes)
 from moderation.api.admin import versions  # noqa: F401 (registers routes)

@@ -9,6 +9,8 @@ from pydantic import BaseModel
 from moderation.admin.actions import SettingsPatch
 from moderation.admin.actions import TrainingJobIn
 from moderation.admin.actions import UserPatch
+from moderation.api.admin.schemas import ErasureIn
+from moderation.api.admin.schemas import ErasureOut
 from moderation.api.admin.schemas import ModelVersionList
 from moderation.api.admin.schemas import PreviewOut
 from moderation.api.admin.schemas import PromoteIn
@@ -46,6 +48,8 @@ ADMIN_MODELS: list[type[BaseModel]] = [
     UserOut,
     UserList,
     TokenOut,
+    ErasureIn,
+    ErasureOut,
 ]
 _REF = "#/components/schemas/{model}"
 
@@ -156,6 +160,14 @@ def openapi_paths() -> dict[str, Any]:
                 "Decide the last 1,000 comments under proposed settings.",
                 {"200": _ok(PreviewOut, "")},
                 SettingsPatch,
+            )
+        },
+        f"{root}/erasures": {
+            "post": _op(
+                "erase_commenter",
+                "Delete every comment of an email address (replies by others stay).",
+                {"200": _ok(ErasureOut, "Erased.")},
+                ErasureIn,
             )
         },
         f"{root}/sites": {

@@ -191,6 +191,22 @@ class UserList(BaseModel):
     items: list[UserOut]
 
 
+class ErasureIn(BaseModel):
+    """Whose comments to erase: every comment of this address, on every site."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    author_email: str = Field(min_length=3, max_length=100)
+
+
+class ErasureOut(BaseModel):
+    """What an erasure deleted or detached."""
+
+    comments_deleted: int
+    replies_detached: int
+    flood_marks_deleted: int
+
+
 class TokenOut(BaseModel):
     """A new personal API token (shown only in this answer)."""
 

@@ -1,0 +1,132 @@
+"""What is ever deleted: old spam and stale flood marks (purge), a commenter's data (erase).
+
+Nothing else is deleted (the brief). Services take a session and never commit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import delete
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import aliased
+
+from moderation.tables import Comment
+from moderation.tables import FloodMark
+from moderation.tables import Status
+
+# A spam comment that others replied to is kept until its replies are gone; chains of
+# spam replies are peeled one level a round, at most this many rounds a purge.
+MAX_PURGE_ROUNDS = 50
+
+
+@dataclass(frozen=True)
+class PurgeResult:
+    """What a purge deleted, and the spam it had to keep (it still has replies)."""
+
+    spam_deleted: int
+    spam_kept_with_replies: int
+    flood_marks_deleted: int
+
+
+@dataclass(frozen=True)
+class ErasureResult:
+    """What erasing one commenter's data deleted or detached."""
+
+    comments_deleted: int
+    replies_detached: int  # other people's replies, now top-level comments
+    flood_marks_deleted: int
+
+
+def purge(
+    session: Session,
+    *,
+    now: datetime,
+    spam_older_than: timedelta,
+    flood_seconds: int,
+    dry_run: bool = False,
+) -> PurgeResult:
+    """Delete spam unchanged for `spam_older_than` and flood marks past their window.
+
+    With `dry_run`, count instead (replies to purgeable spam that are spam themselves
+    are counted as kept: a real purge deletes such chains from the leaves up).
+    """
+    reply = aliased(Comment)
+    has_replies = select(reply.id).where(reply.parent_id == Comment.id).exists()
+    old_spam = (Comment.status == Status.SPAM, Comment.updated_at < now - spam_older_than)
+    stale_mark = FloodMark.last_at < now - timedelta(seconds=max(flood_seconds, 0))
+    if dry_run:
+        return PurgeResult(
+            spam_deleted=_count(session, Comment, *old_spam, ~has_replies),
+            spam_kept_with_replies=_count(session, Comment, *old_spam, has_replies),
+            flood_marks_deleted=_count(session, FloodMark, stale_mark),
+        )
+    deleted = 0
+    for _ in range(MAX_PURGE_ROUNDS):
+        gone = session.execute(
+            delete(Comment)
+            .where(*old_spam, ~has_replies)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        deleted += gone
+        if not gone:
+            break
+    marks = session.execute(
+        delete(FloodMark).where(stale_mark).execution_options(synchronize_session=False)
+    ).rowcount
+    return PurgeResult(
+        spam_deleted=deleted,
+        spam_kept_with_replies=_count(session, Comment, *old_spam, has_replies),
+        flood_marks_deleted=marks,
+    )
+
+
+def _count(session: Session, table: type[Comment] | type[FloodMark], *where: Any) -> int:
+    return session.scalar(select(func.count()).select_from(table).where(*where)) or 0
+
+
+def erase_commenter(session: Session, email: str) -> ErasureResult:
+    """Delete every comment by `email` (any site, any case), their audit trail and marks.
+
+    Other people's replies to them stay, as top-level comments of the same post.
+    """
+    address = email.strip().lower()
+    theirs = select(Comment.id).where(func.lower(Comment.author_email) == address)
+    detached = session.execute(
+        update(Comment)
+        .where(Comment.parent_id.in_(theirs.scalar_subquery()))
+        .where(func.lower(Comment.author_email) != address)
+        .values(parent_id=None)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    # Their own replies to their own comments go in the same statement; the parent
+    # column is cleared first so the delete never trips over its own rows.
+    session.execute(
+        update(Comment)
+        .where(func.lower(Comment.author_email) == address)
+        .values(parent_id=None)
+        .execution_options(synchronize_session=False)
+    )
+    deleted = session.execute(
+        delete(Comment)
+        .where(func.lower(Comment.author_email) == address)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    marks = session.execute(
+        delete(FloodMark)
+        .where(FloodMark.key.like(f"%:email:{_escape_like(address)}", escape="\\"))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return ErasureResult(
+        comments_deleted=deleted, replies_detached=detached, flood_marks_deleted=marks
+    )
+
+
+def _escape_like(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
