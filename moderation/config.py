@@ -37,6 +37,16 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": None,
         "PAGE_SIZE": 50,
         "MAX_PAGE_SIZE": 200,
+        # The review queue's counts per status stop here (a count past it shows "10,000+").
+        "QUEUE_COUNT_LIMIT": 10_000,
+        # Re-score comments held as classifier_unavailable once a classifier loads.
+        "CLASSIFIER_RESCORE_ON_LOAD": True,
+        # Training jobs (moderation.jobs): where they run, and when one counts as dead.
+        "JOB_RUNNER": "subprocess",
+        "JOB_HEARTBEAT_SECONDS": 5.0,
+        "JOB_STALE_SECONDS": 60.0,
+        "JOB_QUEUED_SECONDS": 300.0,
+        "JOB_NICE": 10,
     }
 
 

@@ -58,13 +58,6 @@ RUNNERS = "moderation.job_runners"
 LOG_MAX_CHARS = 20_000
 # Config keys the runner process must not inherit (it serves nothing).
 PRIVATE_CONFIG = frozenset({"SECRET_KEY", "WTF_CSRF_SECRET_KEY"})
-DEFAULTS: dict[str, Any] = {
-    "JOB_RUNNER": "subprocess",
-    "JOB_HEARTBEAT_SECONDS": 5.0,
-    "JOB_STALE_SECONDS": 60.0,
-    "JOB_QUEUED_SECONDS": 300.0,
-    "JOB_NICE": 10,
-}
 
 
 class Runner(enum.StrEnum):
@@ -76,9 +69,7 @@ class Runner(enum.StrEnum):
 
 
 def init_app(app: Flask) -> None:
-    """Set the job defaults and fail the jobs a previous run of the service left open."""
-    for key, value in DEFAULTS.items():
-        app.config.setdefault(key, value)
+    """Check the runner and fail the jobs a previous run of the service left open."""
     Runner(app.config["JOB_RUNNER"])  # refuse an unknown runner at start, not at first job
     app.extensions[RUNNERS] = []
     try:
@@ -463,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: python -m moderation.jobs JOB_ID", file=sys.stderr)
         return 2
     config = json.loads(os.environ.pop("MODERATION_RUNNER_CONFIG", "{}"))
-    if niceness := int(config.get("JOB_NICE", DEFAULTS["JOB_NICE"])):
+    if niceness := int(config.get("JOB_NICE", 0)):
         os.nice(niceness)  # below the intake workers: training waits, comments do not
     config["SECRET_KEY"] = secrets.token_hex(16)  # required by the factory; never used
     logging.basicConfig(level=logging.INFO, format="%(asctime)s job %(message)s")

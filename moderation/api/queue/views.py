@@ -1,24 +1,29 @@
-"""Moderator endpoints: the review queue, decisions (one or bulk) and a comment's history."""
+"""Moderator routes: the review queue, decisions (one or bulk) and a comment's history."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated
 from typing import Any
 
 from flask import current_app
 from flask import request
-from pydantic import BaseModel
-from pydantic import BeforeValidator
-from pydantic import ConfigDict
-from pydantic import Field
 from sqlalchemy.orm import Session
 from werkzeug.http import parse_etags
 
 from moderation import queue
+from moderation.api.queue.schemas import ALL_STATUSES
+from moderation.api.queue.schemas import AuditEventOut
+from moderation.api.queue.schemas import BulkDecisionIn
+from moderation.api.queue.schemas import BulkDecisionOut
+from moderation.api.queue.schemas import CommentHistory
+from moderation.api.queue.schemas import DecisionIn
+from moderation.api.queue.schemas import DecisionOut
+from moderation.api.queue.schemas import ParentExcerpt
+from moderation.api.queue.schemas import QueueComment
+from moderation.api.queue.schemas import QueuePageOut
+from moderation.api.queue.schemas import StatusCounts
 from moderation.api.views import bp
 from moderation.auth import current_principal
 from moderation.auth import require_role
@@ -36,129 +41,6 @@ from moderation.tables import AuditEvent
 from moderation.tables import Comment
 from moderation.tables import Role
 from moderation.tables import Status
-
-NOTE_MAX = 2000
-ALL_STATUSES = "all"
-
-
-def _blank_to_none(value: Any) -> Any:
-    if isinstance(value, str):
-        return value.strip() or None
-    return value
-
-
-Note = Annotated[
-    str | None,
-    BeforeValidator(_blank_to_none),
-    Field(default=None, max_length=NOTE_MAX, description="Why (kept in the audit trail)."),
-]
-Version = Annotated[
-    int | None,
-    Field(default=None, ge=1, strict=True, description="The version the moderator saw."),
-]
-
-
-class DecisionIn(BaseModel):
-    """The optional body of a decision: a note and the version the moderator saw."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    note: Note
-    version: Version
-
-
-class BulkDecisionItem(BaseModel):
-    """One decision of a bulk request."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    id: int = Field(ge=1, strict=True)
-    action: Action
-    version: Version
-
-
-class BulkDecisionIn(BaseModel):
-    """Several decisions, applied all or none."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    decisions: list[BulkDecisionItem] = Field(min_length=1, max_length=queue.MAX_BULK)
-    note: Note
-
-
-class ParentExcerpt(BaseModel):
-    """The comment a reply answers, as a plain-text excerpt."""
-
-    id: int
-    author_name: str
-    status: str
-    excerpt: str
-
-
-class QueueComment(CommentOut):
-    """A comment as moderators see it: everything, including email, IP and ETag."""
-
-    site: str
-    author_email: str
-    author_ip: str | None
-    user_agent: str | None
-    referrer: str | None
-    permalink: str | None
-    parent: ParentExcerpt | None
-    etag: str
-
-
-class StatusCounts(BaseModel):
-    """How many comments of each status match the filters (status aside)."""
-
-    pending: int
-    approved: int
-    rejected: int
-    spam: int
-
-
-class QueuePageOut(BaseModel):
-    """One page of the review queue, newest first."""
-
-    status: str
-    items: list[QueueComment]
-    next_cursor: str | None
-    counts: StatusCounts
-    count_limit: int = Field(
-        description="Counts stop here: a count equal to it means at least that many."
-    )
-
-
-class AuditEventOut(BaseModel):
-    """One status change of a comment."""
-
-    id: int
-    at: datetime
-    actor: str
-    from_status: str | None
-    to_status: str
-    note: str | None
-
-
-class CommentHistory(BaseModel):
-    """A comment and every change of its status, oldest first."""
-
-    comment: QueueComment
-    history: list[AuditEventOut]
-
-
-class DecisionOut(BaseModel):
-    """The comment after a decision; changed is false when it already had that status."""
-
-    changed: bool
-    comment: QueueComment
-
-
-class BulkDecisionOut(BaseModel):
-    """The comments after a bulk decision, in the order asked."""
-
-    changed: int
-    items: list[DecisionOut]
 
 
 def etag_of(comment: Comment) -> str:
@@ -239,7 +121,7 @@ def parse_cursor(raw: str | None) -> Cursor | None:
 
 def count_limit() -> int:
     """Return where the counts per status stop (config QUEUE_COUNT_LIMIT)."""
-    return int(current_app.config.get("QUEUE_COUNT_LIMIT", queue.COUNT_LIMIT))
+    return int(current_app.config["QUEUE_COUNT_LIMIT"])
 
 
 def parse_limit(raw: str | None) -> int:
@@ -396,142 +278,3 @@ def comment_history(comment_id: int) -> tuple[dict[str, Any], int, dict[str, str
         history=[event_out(e) for e in queue.history(session, comment_id)],
     )
     return out.model_dump(mode="json"), 200, {"ETag": etag_of(comment)}
-
-
-# --- OpenAPI: moderation/api/openapi.py adds these models and paths to its document ---
-
-QUEUE_MODELS: list[type[BaseModel]] = [
-    DecisionIn,
-    BulkDecisionIn,
-    QueuePageOut,
-    CommentHistory,
-    DecisionOut,
-    BulkDecisionOut,
-]
-_REF = "#/components/schemas/{model}"
-_PROBLEM = {"$ref": "#/components/schemas/Problem"}
-
-
-def _response(model: type[BaseModel], description: str) -> dict[str, Any]:
-    schema = {"$ref": _REF.format(model=model.__name__)}
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _problems(**described: str) -> dict[str, Any]:
-    return {
-        code.lstrip("_"): {
-            "description": text,
-            "content": {"application/problem+json": {"schema": _PROBLEM}},
-        }
-        for code, text in described.items()
-    }
-
-
-def _param(name: str, where: str, kind: str, description: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": where,
-        "required": where == "path",
-        "description": description,
-        "schema": {"type": kind, **extra},
-    }
-
-
-def openapi_paths() -> dict[str, Any]:
-    """Return the OpenAPI path items of the moderator endpoints."""
-    auth = _problems(
-        _401="No token or session.",
-        _403="Not a moderator or admin.",
-    )
-    comment_id = _param("comment_id", "path", "integer", "The comment.")
-    decision_body = {
-        "required": False,
-        "content": {"application/json": {"schema": {"$ref": _REF.format(model="DecisionIn")}}},
-    }
-    return {
-        "/api/v1/queue": {
-            "get": {
-                "operationId": "list_queue",
-                "summary": "List the review queue, newest first (keyset pagination).",
-                "parameters": [
-                    _param(
-                        "status",
-                        "query",
-                        "string",
-                        "Which status (default pending).",
-                        enum=[*(s.value for s in Status), ALL_STATUSES],
-                    ),
-                    _param("post_id", "query", "string", "Only this post."),
-                    _param("site", "query", "string", "Only this site (by name)."),
-                    _param("q", "query", "string", "Search author name, email and text."),
-                    _param("cursor", "query", "string", "next_cursor of the previous page."),
-                    _param("limit", "query", "integer", "Page size.", minimum=1),
-                ],
-                "responses": {
-                    "200": _response(QueuePageOut, "A page and the counts per status."),
-                    **_problems(_400="Bad cursor or limit.", _422="Bad filter, named."),
-                    **auth,
-                },
-            }
-        },
-        "/api/v1/comments/{comment_id}/{action}": {
-            "post": {
-                "operationId": "decide_comment",
-                "summary": "Approve, reject or mark as spam ('not spam' = approve).",
-                "description": "Send the version seen (body or If-Match: the ETag); a"
-                " comment changed meanwhile answers 409 and nothing changes.",
-                "parameters": [
-                    comment_id,
-                    _param("action", "path", "string", "", enum=[a.value for a in Action]),
-                    _param("If-Match", "header", "string", "The comment's ETag."),
-                ],
-                "requestBody": decision_body,
-                "responses": {
-                    "200": _response(DecisionOut, "The comment after the decision."),
-                    **_problems(
-                        _400="Malformed body, or a browser session without its CSRF token.",
-                        _404="No such comment.",
-                        _409="Changed meanwhile, or a duplicate would be restored.",
-                        _422="Invalid fields, named in errors.",
-                    ),
-                    **auth,
-                },
-            }
-        },
-        "/api/v1/decisions": {
-            "post": {
-                "operationId": "decide_comments",
-                "summary": "Apply several decisions, all or none.",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {"$ref": _REF.format(model="BulkDecisionIn")}
-                        }
-                    },
-                },
-                "responses": {
-                    "200": _response(BulkDecisionOut, "Every decision applied."),
-                    **_problems(
-                        _400="Malformed body, or a browser session without its CSRF token.",
-                        _404="Unknown comments (errors names them); nothing applied.",
-                        _409="Stale or clashing comments (errors names them); nothing applied.",
-                        _422="Invalid fields, named in errors.",
-                    ),
-                    **auth,
-                },
-            }
-        },
-        "/api/v1/comments/{comment_id}/history": {
-            "get": {
-                "operationId": "comment_history",
-                "summary": "A comment as moderators see it, with its audit trail.",
-                "parameters": [comment_id],
-                "responses": {
-                    "200": _response(CommentHistory, "The comment and its history."),
-                    **_problems(_404="No such comment."),
-                    **auth,
-                },
-            }
-        },
-    }

@@ -1,0 +1,139 @@
+"""Bodies and answers of the moderator endpoints (pydantic models; also the OpenAPI)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from typing import Any
+
+from pydantic import BaseModel
+from pydantic import BeforeValidator
+from pydantic import ConfigDict
+from pydantic import Field
+
+from moderation import queue
+from moderation.queue import Action
+from moderation.schemas import CommentOut
+
+NOTE_MAX = 2000
+ALL_STATUSES = "all"
+
+
+def _blank_to_none(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.strip() or None
+    return value
+
+
+Note = Annotated[
+    str | None,
+    BeforeValidator(_blank_to_none),
+    Field(default=None, max_length=NOTE_MAX, description="Why (kept in the audit trail)."),
+]
+Version = Annotated[
+    int | None,
+    Field(default=None, ge=1, strict=True, description="The version the moderator saw."),
+]
+
+
+class DecisionIn(BaseModel):
+    """The optional body of a decision: a note and the version the moderator saw."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    note: Note
+    version: Version
+
+
+class BulkDecisionItem(BaseModel):
+    """One decision of a bulk request."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int = Field(ge=1, strict=True)
+    action: Action
+    version: Version
+
+
+class BulkDecisionIn(BaseModel):
+    """Several decisions, applied all or none."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    decisions: list[BulkDecisionItem] = Field(min_length=1, max_length=queue.MAX_BULK)
+    note: Note
+
+
+class ParentExcerpt(BaseModel):
+    """The comment a reply answers, as a plain-text excerpt."""
+
+    id: int
+    author_name: str
+    status: str
+    excerpt: str
+
+
+class QueueComment(CommentOut):
+    """A comment as moderators see it: everything, including email, IP and ETag."""
+
+    site: str
+    author_email: str
+    author_ip: str | None
+    user_agent: str | None
+    referrer: str | None
+    permalink: str | None
+    parent: ParentExcerpt | None
+    etag: str
+
+
+class StatusCounts(BaseModel):
+    """How many comments of each status match the filters (status aside)."""
+
+    pending: int
+    approved: int
+    rejected: int
+    spam: int
+
+
+class QueuePageOut(BaseModel):
+    """One page of the review queue, newest first."""
+
+    status: str
+    items: list[QueueComment]
+    next_cursor: str | None
+    counts: StatusCounts
+    count_limit: int = Field(
+        description="Counts stop here: a count equal to it means at least that many."
+    )
+
+
+class AuditEventOut(BaseModel):
+    """One status change of a comment."""
+
+    id: int
+    at: datetime
+    actor: str
+    from_status: str | None
+    to_status: str
+    note: str | None
+
+
+class CommentHistory(BaseModel):
+    """A comment and every change of its status, oldest first."""
+
+    comment: QueueComment
+    history: list[AuditEventOut]
+
+
+class DecisionOut(BaseModel):
+    """The comment after a decision; changed is false when it already had that status."""
+
+    changed: bool
+    comment: QueueComment
+
+
+class BulkDecisionOut(BaseModel):
+    """The comments after a bulk decision, in the order asked."""
+
+    changed: int
+    items: list[DecisionOut]
