@@ -30,6 +30,7 @@ from moderation.tables import Role
 from moderation.tables import Site
 from moderation.tables import TrainingJob
 from moderation.tables import User
+from moderation.tables import utcnow
 
 WORD_MAX = 100
 WORDS_MAX = 1000
@@ -145,7 +146,7 @@ def training_options(body: TrainingJobIn) -> dict[str, Any]:
 
 def queue_training_job(session: Session, body: TrainingJobIn, who: str) -> TrainingJob:
     """Fail stale jobs, then queue a new one (409 while another is open); no commit."""
-    jobs.fail_stale_jobs(session, jobs.utcnow(), jobs.Limits.of(current_app.config))
+    jobs.fail_stale_jobs(session, utcnow(), jobs.Limits.of(current_app.config))
     return jobs.create_job(session, training_options(body), who)
 
 

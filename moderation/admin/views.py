@@ -49,6 +49,7 @@ from moderation.schemas import validate_model
 from moderation.settings import load_settings
 from moderation.settings import save_settings
 from moderation.tables import ClassifierVersion
+from moderation.tables import JobStatus
 from moderation.tables import Role
 from moderation.tables import Site
 from moderation.tables import User
@@ -79,7 +80,7 @@ def run_job_command(job_id: int | None) -> None:
     if status is None:
         raise click.ClickException("no queued training job to run")
     click.echo(f"training job ended {status}")
-    if status is not jobs.JobStatus.SUCCEEDED:
+    if status is not JobStatus.SUCCEEDED:
         raise click.exceptions.Exit(1)
 
 

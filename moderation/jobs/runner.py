@@ -1,26 +1,8 @@
-"""Training jobs: one open at a time (a database index), run at low priority, heartbeated.
-
-Life of a job: the API inserts a *queued* row (the partial unique index on
-training_jobs refuses a second open one, whichever process or host asks), commits,
-and starts a runner. The runner claims the row (*running*), beats its heartbeat every
-JOB_HEARTBEAT_SECONDS while it trains, and ends it *succeeded* (with the version it
-stored) or *failed* (with the error). A job whose heartbeat is older than
-JOB_STALE_SECONDS (or a job still queued after JOB_QUEUED_SECONDS) lost its runner (a
-crash, a restart, a killed host): whoever looks next (the API, the admin page, a new
-runner, an app starting) marks it failed, and a runner that wakes up afterwards finds
-its row no longer its own and stores nothing.
-
-Runners (JOB_RUNNER): "subprocess" (default) starts `python -m moderation.jobs <id>`
-under `nice` with one BLAS/OpenMP thread, so on a 2-core host training takes one core
-at low priority and never holds the intake worker's GIL; "thread" runs it in the
-worker process (small installs, no fork); "none" leaves it queued for
-`flask admin run-job` (cron, a scheduler, a dedicated host).
-"""
+"""Running a training job: start a runner, claim the row, heartbeat, store the result."""
 
 from __future__ import annotations
 
 import contextlib
-import enum
 import json
 import logging
 import os
@@ -30,175 +12,27 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
-from datetime import timedelta
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import and_
-from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy import update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from moderation import db
-from moderation.problems import Problem
+from moderation.jobs.records import RUNNERS
+from moderation.jobs.records import Runner
+from moderation.jobs.records import sweep_stale_jobs
 from moderation.tables import JobStatus
 from moderation.tables import TrainingJob
 from moderation.tables import utcnow
 
 logger = logging.getLogger(__name__)
 
-OPEN = (JobStatus.QUEUED, JobStatus.RUNNING)
-RUNNERS = "moderation.job_runners"
 LOG_MAX_CHARS = 20_000
 # Config keys the runner process must not inherit (it serves nothing).
 PRIVATE_CONFIG = frozenset({"SECRET_KEY", "WTF_CSRF_SECRET_KEY"})
-
-
-class Runner(enum.StrEnum):
-    """Where a queued job is run."""
-
-    SUBPROCESS = "subprocess"
-    THREAD = "thread"
-    NONE = "none"
-
-
-def init_app(app: Flask) -> None:
-    """Check the runner and fail the jobs a previous run of the service left open."""
-    Runner(app.config["JOB_RUNNER"])  # refuse an unknown runner at start, not at first job
-    app.extensions[RUNNERS] = []
-    try:
-        sweep_stale_jobs(app)
-    except SQLAlchemyError as exc:  # not migrated yet, or the database is down: later
-        logger.info("stale training jobs not checked at start: %s", exc.__class__.__name__)
-
-
-# --- looking at jobs (every look first ends the jobs whose runner died) ---
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How long a job may go unheard of before it counts as lost."""
-
-    running_seconds: float  # since the last heartbeat of a running job
-    queued_seconds: float  # since a queued job was created, for a runner to claim it
-
-    @classmethod
-    def of(cls, config: Mapping[str, Any]) -> Limits:
-        """Read the limits from the app's config."""
-        return cls(float(config["JOB_STALE_SECONDS"]), float(config["JOB_QUEUED_SECONDS"]))
-
-
-def _lost(status: JobStatus, now: datetime, limits: Limits) -> Any:
-    if status is JobStatus.RUNNING:
-        cutoff = now - timedelta(seconds=limits.running_seconds)
-        return and_(TrainingJob.status == status, TrainingJob.heartbeat_at < cutoff)
-    cutoff = now - timedelta(seconds=limits.queued_seconds)
-    return and_(TrainingJob.status == status, TrainingJob.created_at < cutoff)
-
-
-def stale_condition(now: datetime, limits: Limits) -> Any:
-    """Return the WHERE clause of open jobs whose runner is lost."""
-    return or_(_lost(JobStatus.RUNNING, now, limits), _lost(JobStatus.QUEUED, now, limits))
-
-
-def fail_stale_jobs(session: Session, now: datetime, limits: Limits) -> list[int]:
-    """Mark failed every open job whose runner is lost (no commit)."""
-    ids = list(session.scalars(select(TrainingJob.id).where(stale_condition(now, limits))))
-    if not ids:
-        return []
-    errors = {
-        JobStatus.RUNNING: f"the runner stopped (no heartbeat for {limits.running_seconds:g} s):"
-        " the worker died or was restarted",
-        JobStatus.QUEUED: f"no runner started it within {limits.queued_seconds:g} s",
-    }
-    for status, error in errors.items():
-        session.execute(
-            update(TrainingJob)
-            .where(TrainingJob.id.in_(ids), _lost(status, now, limits))
-            .values(status=JobStatus.FAILED, finished_at=now, error=error)
-        )
-    return ids
-
-
-def sweep_stale_jobs(app: Flask) -> list[int]:
-    """Fail stale jobs in a transaction of their own; read first so most looks stay reads."""
-    now = utcnow()
-    limits = Limits.of(app.config)
-    with db.new_session(app) as session:
-        found = session.scalar(select(TrainingJob.id).where(stale_condition(now, limits)).limit(1))
-    if found is None:
-        return []
-    with db.new_session(app, write=True) as session:
-        ids = fail_stale_jobs(session, now, limits)
-        session.commit()
-    if ids:
-        logger.warning("training jobs %s lost their runner and were marked failed", ids)
-    return ids
-
-
-def look_at_jobs(app: Flask, session: Session) -> None:
-    """Fail stale jobs before showing any; `session` then sees the result."""
-    if sweep_stale_jobs(app):
-        # The sweep committed in its own transaction; end this session's read snapshot
-        # (SQLite keeps one per transaction) so it reads the jobs as they are now.
-        session.commit()
-
-
-def get_job(session: Session, job_id: int) -> TrainingJob:
-    """Return a job or raise 404."""
-    job = session.get(TrainingJob, job_id)
-    if job is None:
-        raise Problem(404, "Not Found", f"There is no training job {job_id}.")
-    return job
-
-
-def list_jobs(session: Session, limit: int = 20) -> list[TrainingJob]:
-    """Return the newest jobs first."""
-    stmt = select(TrainingJob).order_by(TrainingJob.id.desc()).limit(limit)
-    return list(session.scalars(stmt))
-
-
-def open_job(session: Session) -> TrainingJob | None:
-    """Return the queued or running job, if there is one."""
-    return session.scalar(select(TrainingJob).where(TrainingJob.status.in_(OPEN)).limit(1))
-
-
-def job_busy(job: TrainingJob | None) -> Problem:
-    """Return the 409 answered when a job is already open."""
-    detail = "A training job is already queued or running; wait for it to finish."
-    extensions: dict[str, Any] = {}
-    if job is not None:
-        detail = f"Training job {job.id} is {job.status}; wait for it to finish."
-        extensions = {"job_id": job.id, "location": f"/api/v1/admin/training-jobs/{job.id}"}
-    return Problem(409, "A training job is open", detail, type="/problems/job-open", **extensions)
-
-
-def create_job(
-    session: Session, options: dict[str, Any], actor: str, *, now: datetime | None = None
-) -> TrainingJob:
-    """Queue a job (no commit); the unique index turns a second open job into a 409."""
-    now = now or utcnow()
-    job = TrainingJob(
-        status=JobStatus.QUEUED,
-        options=options,
-        log="",
-        created_by=actor,
-        created_at=now,
-        heartbeat_at=now,
-    )
-    try:
-        with session.begin_nested():
-            session.add(job)
-    except IntegrityError:
-        raise job_busy(open_job(session)) from None
-    return job
-
 
 # --- starting a runner ---
 
@@ -462,7 +296,3 @@ def main(argv: list[str] | None = None) -> int:
     status = run_job(app, int(args[0]))
     app.extensions[db.ENGINE].dispose()
     return 0 if status is JobStatus.SUCCEEDED else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
