@@ -14,6 +14,7 @@ from sqlalchemy import select
 from moderation import db
 from moderation.settings import load_settings
 from moderation.tables import ClassifierVersion
+from moderation.tables import Comment
 from moderation.tables import Site
 from moderation.tables import Status
 from moderation.tables import User
@@ -24,7 +25,7 @@ from tests.admin_support import site_ham
 from tests.admin_support import store_version
 
 ADMIN = ("admin@example.org", "admin-password")
-PAGES = ("/admin/", "/admin/settings", "/admin/sites", "/admin/users")
+PAGES = ("/admin/", "/admin/settings", "/admin/sites", "/admin/users", "/admin/privacy")
 
 
 @pytest.fixture
@@ -123,6 +124,26 @@ def test_site_key_is_shown_once_and_revoked(app, client, creds):
     client.post(f"/admin/sites/{site.id}/revoke", data={"csrf_token": token})
     with db.new_session(app) as s:
         assert s.get(Site, site.id).revoked_at is not None
+
+
+def test_commenter_is_erased_from_the_privacy_page_once_confirmed(app, client, creds, site_api):
+    gone = site_api.post(author_email="gone@example.org").get_json()["id"]
+    kept = site_api.post().get_json()["id"]
+    token = sign_in(client)
+    form = {"csrf_token": token, "author_email": "gone@example.org"}
+
+    unconfirmed = client.post("/admin/privacy/erase", data=form)
+    assert unconfirmed.status_code == 422
+    assert "Tick the box" in unconfirmed.get_data(as_text=True)
+    with db.new_session(app) as s:
+        assert s.get(Comment, gone) is not None
+
+    erased = client.post("/admin/privacy/erase", data={**form, "confirm": "on"})
+    assert erased.status_code == 200
+    assert "1 comment deleted" in erased.get_data(as_text=True)
+    with db.new_session(app) as s:
+        assert s.get(Comment, gone) is None
+        assert s.get(Comment, kept) is not None
 
 
 def test_users_are_created_changed_and_given_tokens(app, client, creds):

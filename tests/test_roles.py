@@ -53,6 +53,8 @@ EXPECTED: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {
     ("/admin/sites", "POST"): (302, 403, 403, 422),
     ("/admin/sites/<int:site_id>/revoke", "POST"): (302, 403, 403, 302),
     ("/admin/training-jobs", "POST"): (302, 403, 403, 302),
+    ("/admin/privacy", "GET"): (302, 403, 403, 200),
+    ("/admin/privacy/erase", "POST"): (302, 403, 403, 422),
     ("/admin/users", "GET"): (302, 403, 403, 200),
     ("/admin/users", "POST"): (302, 403, 403, 422),
     ("/admin/users/<int:user_id>", "POST"): (302, 403, 403, 302),

@@ -1,5 +1,7 @@
 """The admins' pages (blueprint "admin" at /admin): versions, retraining, settings, accounts."""
 
-from moderation.admin.views import bp
+from moderation.admin import privacy  # noqa: F401 (registers routes)
+from moderation.admin import views  # noqa: F401 (registers routes)
+from moderation.admin.pages import bp
 
 __all__ = ["bp"]

@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from datetime import UTC
 from datetime import datetime
 from typing import Any
-from typing import TypeVar
 
 import click
-from flask import Blueprint
 from flask import Response
 from flask import current_app
 from flask import flash
 from flask import redirect
-from flask import render_template
 from flask import request
 from flask import url_for
 from sqlalchemy import select
@@ -40,7 +35,11 @@ from moderation.admin.actions import queue_training_job
 from moderation.admin.metrics import MetricView
 from moderation.admin.metrics import comparison_views
 from moderation.admin.metrics import metric_view
-from moderation.auth import check_role
+from moderation.admin.pages import admin_page
+from moderation.admin.pages import bp
+from moderation.admin.pages import checked
+from moderation.admin.pages import flash_problem
+from moderation.admin.pages import render_page
 from moderation.auth import current_principal
 from moderation.auth import forget_site_keys
 from moderation.db import get_session
@@ -53,15 +52,6 @@ from moderation.tables import JobStatus
 from moderation.tables import Role
 from moderation.tables import Site
 from moderation.tables import User
-
-bp = Blueprint("admin", __name__, url_prefix="/admin")
-F = TypeVar("F", bound=Callable[..., Any])
-NAV = (
-    ("admin.versions_page", "Classifier"),
-    ("admin.settings_page", "Settings"),
-    ("admin.sites_page", "Sites"),
-    ("admin.users_page", "Users"),
-)
 
 
 @bp.record_once
@@ -84,42 +74,6 @@ def run_job_command(job_id: int | None) -> None:
         raise click.exceptions.Exit(1)
 
 
-def admin_page(view: F) -> F:
-    """Send anonymous visitors to sign in; let only admins in (CSRF checked on posts)."""
-
-    @functools.wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        principal = current_principal()
-        if principal is None:
-            return redirect(url_for("review.login", next=request.full_path.rstrip("?")))
-        check_role(principal, Role.ADMIN)
-        return view(*args, **kwargs)
-
-    return wrapped  # type: ignore[return-value]
-
-
-def _page(template: str, status: int = 200, **context: Any) -> Response:
-    body = render_template(
-        template,
-        nav=NAV,
-        user=current_principal().label,
-        **context,
-    )
-    response = Response(body, status=status, mimetype="text/html")
-    response.headers["Cache-Control"] = "no-store"  # keys, tokens and emails: never cached
-    return response
-
-
-def _flash_problem(problem: Problem) -> None:
-    errors = problem.extensions.get("errors") or {}
-    details = "; ".join(f"{key}: {', '.join(msgs)}" for key, msgs in errors.items())
-    flash(f"{problem.detail} {details}".strip(), "error")
-
-
-def _checked(name: str) -> bool:
-    return request.form.get(name) in ("on", "true", "1", "yes")
-
-
 # --- classifier versions and retraining ---
 
 
@@ -136,7 +90,7 @@ def versions_page() -> Response:
     settings = load_settings(session)
     pair = comparison_views(candidate, active, settings)
     latest = jobs.list_jobs(session, limit=1)
-    return _page(
+    return render_page(
         "admin/versions.html",
         page="versions",
         versions=versions,
@@ -173,7 +127,7 @@ def start_training() -> Response:
     """Queue a retraining from the form (the page then follows it live)."""
     since = request.form.get("since", "").strip()
     body = {
-        "include_decisions": _checked("include_decisions"),
+        "include_decisions": checked("include_decisions"),
         "corpus_files": request.form.getlist("corpus_files"),
     }
     try:
@@ -186,7 +140,7 @@ def start_training() -> Response:
     except ValueError:
         flash("The date is not a valid date.", "error")
     except Problem as problem:
-        _flash_problem(problem)
+        flash_problem(problem)
     else:
         jobs.start_runner(current_app._get_current_object(), job.id)
         flash(f"Training job {job.id} queued.", "info")
@@ -199,10 +153,10 @@ def promote_version(version_id: int) -> Response:
     """Promote a version from the page (refused when worse unless forced)."""
     try:
         result = actions.promote_version(
-            version_id, force=_checked("force"), who=current_principal().label
+            version_id, force=checked("force"), who=current_principal().label
         )
     except Problem as problem:
-        _flash_problem(problem)
+        flash_problem(problem)
     else:
         forced = " (forced)" if result.forced else ""
         flash(f"Version {result.version.id} is now active{forced}.", "info")
@@ -216,7 +170,7 @@ def rollback_version() -> Response:
     try:
         result = actions.rollback_version(current_principal().label)
     except Problem as problem:
-        _flash_problem(problem)
+        flash_problem(problem)
     else:
         flash(f"Rolled back: version {result.version.id} is active again.", "info")
     return redirect(url_for("admin.versions_page"))
@@ -245,7 +199,7 @@ def _settings_form() -> dict[str, Any]:
         "hold_threshold": number("hold_threshold"),
         "disallowed_words": lines("disallowed_words"),
         "moderation_words": lines("moderation_words"),
-        "trust_new_authors": _checked("trust_new_authors"),
+        "trust_new_authors": checked("trust_new_authors"),
         "max_links": int(max_links) if max_links.isdigit() else max_links,
     }
 
@@ -254,7 +208,9 @@ def _settings_form() -> dict[str, Any]:
 @admin_page
 def settings_page() -> Response:
     """Show the settings form with its preview."""
-    return _page("admin/settings.html", page="settings", settings=load_settings(get_session()))
+    return render_page(
+        "admin/settings.html", page="settings", settings=load_settings(get_session())
+    )
 
 
 @bp.post("/settings")
@@ -269,7 +225,7 @@ def save_settings_form() -> Response:
         save_settings(session, changes, current_principal().label)
         session.commit()
     except Problem as problem:
-        _flash_problem(problem)
+        flash_problem(problem)
     else:
         flash("Settings saved; every worker applies them within seconds.", "info")
     return redirect(url_for("admin.settings_page"))
@@ -280,7 +236,7 @@ def save_settings_form() -> Response:
 
 def _sites_page(status: int = 200, **context: Any) -> Response:
     sites = get_session().scalars(select(Site).order_by(Site.name)).all()
-    return _page("admin/sites.html", status, page="sites", sites=sites, **context)
+    return render_page("admin/sites.html", status, page="sites", sites=sites, **context)
 
 
 @bp.get("/sites")
@@ -314,7 +270,7 @@ def revoke_site_form(site_id: int) -> Response:
         session.commit()
         forget_site_keys()
     except Problem as problem:
-        _flash_problem(problem)
+        flash_problem(problem)
     else:
         flash(f"The key of {site.name} is revoked.", "info")
     return redirect(url_for("admin.sites_page"))
@@ -325,7 +281,7 @@ def revoke_site_form(site_id: int) -> Response:
 
 def _users_page(status: int = 200, **context: Any) -> Response:
     users = get_session().scalars(select(User).order_by(User.email)).all()
-    return _page(
+    return render_page(
         "admin/users.html", status, page="users", users=users, roles=list(Role), **context
     )
 
@@ -362,12 +318,12 @@ def update_user_form(user_id: int) -> Response:
         user = find_user(session, user_id)
         patch = validate_model(
             UserPatch,
-            {"role": request.form.get("role", str(user.role)), "disabled": _checked("disabled")},
+            {"role": request.form.get("role", str(user.role)), "disabled": checked("disabled")},
         )
         change_user(session, user, patch, current_principal().user)
         session.commit()
     except Problem as problem:
-        _flash_problem(problem)
+        flash_problem(problem)
     else:
         state = "disabled" if user.disabled else "enabled"
         flash(f"{user.email}: {user.role}, {state}.", "info")
@@ -386,6 +342,6 @@ def issue_token_form(user_id: int) -> Response:
         token = issue_token(session, user)
         session.commit()
     except Problem as problem:
-        _flash_problem(problem)
+        flash_problem(problem)
         return redirect(url_for("admin.users_page"))
     return _users_page(token_user=user, token=token)
