@@ -120,7 +120,7 @@ def claim_flood_slots(
     if data.author_ip:
         keys.append(f"{site.id}:ip:{data.author_ip}")
     cutoff = now - timedelta(seconds=seconds)
-    claimed = set(session.scalars(_flood_upsert(len(keys)), _flood_params(keys, now, cutoff)))
+    claimed = set(session.scalars(_FLOOD_UPSERTS[len(keys)], _flood_params(keys, now, cutoff)))
     for key in keys:
         if key in claimed:
             continue
@@ -146,6 +146,11 @@ def _flood_upsert(count: int) -> TextClause:
         "ON CONFLICT (key) DO UPDATE SET last_at = excluded.last_at "
         "WHERE flood_marks.last_at <= :cutoff RETURNING key"
     ).bindparams(bindparam("now", type_=UTCDateTime()), bindparam("cutoff", type_=UTCDateTime()))
+
+
+# One statement per key count (email, or email and IP), built once so that its cache key
+# is computed once per process rather than per comment.
+_FLOOD_UPSERTS = {count: _flood_upsert(count) for count in (1, 2)}
 
 
 def _flood_params(keys: list[str], now: datetime, cutoff: datetime) -> dict[str, object]:
