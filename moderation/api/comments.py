@@ -13,6 +13,8 @@ from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from moderation.api.paging import bad_cursor
+from moderation.api.paging import parse_limit
 from moderation.api.views import bp
 from moderation.auth import current_principal
 from moderation.auth import require_any
@@ -89,27 +91,14 @@ def _decode_cursor(cursor: str | None) -> int:
     try:
         value = int(base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii"))
     except (ValueError, UnicodeError, binascii.Error):
-        raise Problem(400, "Bad cursor", "The cursor is not one this API gave.") from None
+        raise bad_cursor() from None
     if value < 0:
-        raise Problem(400, "Bad cursor", "The cursor is not one this API gave.")
+        raise bad_cursor()
     return value
 
 
 def _encode_cursor(offset_id: int) -> str:
     return base64.urlsafe_b64encode(str(offset_id).encode("ascii")).decode("ascii")
-
-
-def _limit(raw: str | None) -> int:
-    config = current_app.config
-    if raw is None:
-        return config["PAGE_SIZE"]
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= config["MAX_PAGE_SIZE"]:
-        raise Problem(
-            400,
-            "Bad limit",
-            f"limit must be an integer from 1 to {config['MAX_PAGE_SIZE']}.",
-        )
-    return int(raw)
 
 
 @bp.get("/posts/<post_id>/comments")
@@ -119,7 +108,7 @@ def list_post_comments(post_id: str) -> dict[str, Any]:
     site = current_principal().site
     session = get_session()
     after_id = _decode_cursor(request.args.get("cursor"))
-    limit = _limit(request.args.get("limit"))
+    limit = parse_limit(request.args.get("limit"))
     approved = (
         Comment.site_id == site.id,
         Comment.post_id == post_id,

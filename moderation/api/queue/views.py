@@ -13,6 +13,8 @@ from sqlalchemy.orm import Session
 from werkzeug.http import parse_etags
 
 from moderation import queue
+from moderation.api.paging import bad_cursor
+from moderation.api.paging import parse_limit
 from moderation.api.queue.schemas import ALL_STATUSES
 from moderation.api.queue.schemas import AuditEventOut
 from moderation.api.queue.schemas import BulkDecisionIn
@@ -116,24 +118,12 @@ def parse_cursor(raw: str | None) -> Cursor | None:
     try:
         return Cursor.decode(raw)
     except ValueError:
-        raise Problem(400, "Bad cursor", "The cursor is not one this API gave.") from None
+        raise bad_cursor() from None
 
 
 def count_limit() -> int:
     """Return where the counts per status stop (config QUEUE_COUNT_LIMIT)."""
     return int(current_app.config["QUEUE_COUNT_LIMIT"])
-
-
-def parse_limit(raw: str | None) -> int:
-    """Return the page size asked for (1 to MAX_PAGE_SIZE), or raise 400."""
-    config = current_app.config
-    if raw is None:
-        return config["PAGE_SIZE"]
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= config["MAX_PAGE_SIZE"]:
-        raise Problem(
-            400, "Bad limit", f"limit must be an integer from 1 to {config['MAX_PAGE_SIZE']}."
-        )
-    return int(raw)
 
 
 @dataclass(frozen=True)
