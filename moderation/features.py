@@ -493,6 +493,22 @@ class FastScorer:
         indices, values, raw = self.row(doc)
         pushes = values * self.coef[indices] * self.slope
         z = float(pushes.sum()) + self.slope * self.intercept + self.offset
+        return float(_sigmoid(np.array([z]))[0]), self._named(indices, pushes, raw, top)
+
+    def pushes(
+        self, doc: Any, top: int = 5, scale: float = 1.0, extra: np.ndarray | None = None
+    ) -> list[tuple[str, float]]:
+        """Return the features that pushed the doc most when its log-odds are scaled by
+        `scale` and `extra` weights are added to the estimator's (a correction's)."""
+        indices, values, raw = self.row(doc)
+        weights = self.coef[indices] * (self.slope * scale)
+        if extra is not None:
+            weights = weights + extra[indices]
+        return self._named(indices, values * weights, raw, top)
+
+    def _named(
+        self, indices: np.ndarray, pushes: np.ndarray, raw: tuple[float, ...], top: int
+    ) -> list[tuple[str, float]]:
         out = []
         for k in np.argsort(-np.abs(pushes))[:top]:
             if abs(pushes[k]) < 1e-3:
@@ -504,4 +520,4 @@ class FastScorer:
             else:
                 label = self.names[index]
             out.append((label, float(pushes[k])))
-        return float(_sigmoid(np.array([z]))[0]), out
+        return out

@@ -122,6 +122,51 @@ def test_a_correction_fitted_on_agreeing_labels_barely_moves(base):
     assert np.all(np.sign(new_logit) == np.sign(base_logit))
 
 
+def test_a_correction_reweighs_the_bases_own_features(base):
+    # The base learned "click" as spam; on this site readers write it in ham. Labels that
+    # say so move the base's own weight for it (base_coef_), not only new n-grams.
+    ham = [f"Nice, it made the idea click for me (reader note {i})" for i in range(20)]
+    spam = novel_spam(20, seed=4)
+    correction = LocalCorrection(base=base).fit([Doc(t) for t in ham + spam], [0] * 20 + [1] * 20)
+    assert correction.base_coef_ is not None
+    assert correction.base_coef_.shape == (base.n_features_,)
+    names = base.features_.feature_names()
+    click = names.index('word "click"')
+    assert correction.base_coef_[click] < 0  # towards ham, on top of the base's weight
+    probe = [Doc("That diagram made it click, thanks")]
+    assert spam_scores(correction, probe)[0] < spam_scores(base, probe)[0]
+    # The decision is the documented sum: a * logit(p_base) + b + phi . w + x_base . v.
+    z = retraining._logit(spam_scores(base, probe))
+    phi = correction.ngrams_.transform([retraining.correction_text(probe[0])])
+    x_base = base.features_.transform(probe)
+    expected = (
+        correction.slope_ * z
+        + correction.intercept_
+        + phi @ correction.coef_
+        + x_base @ correction.base_coef_
+    )
+    assert correction.decision_function(probe) == pytest.approx(expected)
+
+
+def test_a_correction_saved_before_base_weights_loads_and_scores_as_before(base):
+    docs = [Doc(t) for t in novel_spam(10, seed=6) + site_ham(10, seed=6)]
+    old = LocalCorrection(base=base, base_weight=0.0, ngram_weight=1.0).fit(
+        docs, [1] * 10 + [0] * 10
+    )
+    assert old.base_coef_ is None
+    for name in ("base_weight", "ngram_weight", "base_coef_"):  # as artifacts were saved
+        delattr(old, name)
+    blob = dump_artifact(old)
+    manifest = {"libraries": library_versions()}
+    loaded = load_version(blob, hashlib.sha256(blob).hexdigest(), manifest)
+    assert (loaded.base_weight, loaded.ngram_weight, loaded.base_coef_) == (0.0, 1.0, None)
+    probe = [Doc(t) for t in novel_spam(3, seed=7)]
+    z = retraining._logit(spam_scores(base, probe))
+    phi = old.ngrams_.transform([retraining.correction_text(d) for d in probe])
+    expected = 1 / (1 + np.exp(-(old.slope_ * z + old.intercept_ + phi @ old.coef_)))
+    assert spam_scores(loaded, probe) == pytest.approx(expected)
+
+
 def test_evaluate_scores_at_the_thresholds():
     labels = [True, True, True, False, False, False, False]
     scores = [0.95, 0.6, 0.2, 0.92, 0.55, 0.1, 0.05]

@@ -79,8 +79,10 @@ def explain(loaded: Loaded, doc: Doc, top: int = TOP_FEATURES) -> Score:
         p = float(clf.predict_proba([doc])[0][1])
         pushes = []
         if scorer is not None:
+            # The base's features, as the correction weighs them: its slope times the
+            # base's weights, plus what it learned on top of them (base_coef_).
             slope = float(getattr(clf, "slope_", 1.0))
-            pushes += [(name, w * slope) for name, w in scorer.score(doc, top)[1]]
+            pushes += scorer.pushes(doc, top, slope, getattr(clf, "base_coef_", None))
         if hasattr(clf, "correction_contributions"):
             pushes += list(clf.correction_contributions(doc, top))
         pushes = sorted(pushes, key=lambda item: abs(item[1]), reverse=True)[:top]

@@ -84,9 +84,11 @@ def build_candidate(
     candidate = LocalCorrection(base=base, **(hyper or {}))
     candidate.fit([e.doc for e in train], [int(e.spam) for e in train])
     fit_seconds = time.monotonic() - started
+    corrected = 0 if candidate.base_coef_ is None else len(candidate.base_coef_)
     log(
         f"fitted in {fit_seconds:.2f} s: slope {candidate.slope_:.2f},"
-        f" intercept {candidate.intercept_:+.2f}, {len(candidate.coef_)} n-gram weights"
+        f" intercept {candidate.intercept_:+.2f}, {len(candidate.coef_)} n-gram weights,"
+        f" {corrected} of the base's feature weights corrected"
     )
     labels = [e.spam for e in test]
     docs = [e.doc for e in test]
@@ -115,6 +117,8 @@ def build_candidate(
             "slope_strength": candidate.slope_strength,
             "intercept_strength": candidate.intercept_strength,
             "max_features": candidate.max_features,
+            "base_weight": candidate.base_weight,
+            "ngram_weight": candidate.ngram_weight,
         },
         "training_data": {
             "n": len(train),

@@ -71,7 +71,7 @@ class LocalCorrection(ClassifierMixin, BaseEstimator):
     """A frozen base classifier corrected by a prior-centred logistic fit on local labels.
 
     predict_proba(X) takes what the base takes (Docs) and returns
-    sigmoid(a * logit(p_base) + b + w . phi(text)); see the module docstring.
+    sigmoid(a * logit(p_base) + b + w . phi(text) + v . x_base); see the module docstring.
     """
 
     # Stored artifacts name this class by this path (see TRUSTED_TYPES in
@@ -85,18 +85,43 @@ class LocalCorrection(ClassifierMixin, BaseEstimator):
         slope_strength: float = 20.0,
         intercept_strength: float = 5.0,
         max_features: int = 20_000,
+        base_weight: float = 1.0,
+        ngram_weight: float = 0.7,
     ) -> None:
         self.base = base
         self.strength = strength
         self.slope_strength = slope_strength
         self.intercept_strength = intercept_strength
         self.max_features = max_features
+        self.base_weight = base_weight
+        self.ngram_weight = ngram_weight
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a saved correction (those saved before base_weight corrected n-grams only)."""
+        state = dict(state)
+        state.setdefault("base_weight", 0.0)
+        state.setdefault("ngram_weight", 1.0)
+        state.setdefault("base_coef_", None)
+        super().__setstate__(state)
 
     def base_logit(self, X: Sequence[Any]) -> np.ndarray:
         """Return the base's log-odds of spam (0 when there is no base)."""
         if self.base is None:
             return np.zeros(len(X))
         return _logit(self.base.predict_proba(X)[:, 1])
+
+    def _base_view(self, X: Sequence[Any]) -> tuple[np.ndarray, Any]:
+        """Return the base's log-odds and, when corrected too, its feature matrix.
+
+        The base's features are read once: its log-odds come from the same matrix, exactly
+        as its predict_proba computes them.
+        """
+        features = getattr(self.base, "features_", None)
+        if self.base is None or not self.base_weight or features is None:
+            return self.base_logit(X), None
+        matrix = sparse.csr_matrix(features.transform(X))
+        z = self.base.slope_ * self.base._decision(matrix) + self.base.offset_
+        return _logit(_sigmoid(z)), matrix
 
     def fit(
         self,
@@ -108,15 +133,21 @@ class LocalCorrection(ClassifierMixin, BaseEstimator):
         """Fit the correction (the base is never refitted)."""
         y_arr = np.asarray(y, dtype=float)
         weights = np.ones(len(y_arr)) if sample_weight is None else np.asarray(sample_weight)
-        z = self.base_logit(X) if base_logit is None else np.asarray(base_logit, dtype=float)
+        z, matrix = self._base_view(X)
+        if base_logit is not None:
+            z = np.asarray(base_logit, dtype=float)
         self.ngrams_ = make_features(self.max_features)
         phi = sparse.csr_matrix(self.ngrams_.fit_transform([correction_text(d) for d in X]))
         for _, vectorizer in self.ngrams_.transformer_list:
             # The n-grams max_features pruned: large, and never used to transform.
             if hasattr(vectorizer, "stop_words_"):
                 del vectorizer.stop_words_
-        self.slope_, self.intercept_, self.coef_ = _fit_offset_logistic(
-            phi,
+        n_grams = phi.shape[1]
+        design = phi * self.ngram_weight
+        if matrix is not None:
+            design = sparse.hstack([design, matrix * self.base_weight], format="csr")
+        self.slope_, self.intercept_, coef = _fit_offset_logistic(
+            design,
             z,
             y_arr,
             weights,
@@ -124,13 +155,22 @@ class LocalCorrection(ClassifierMixin, BaseEstimator):
             slope_strength=self.slope_strength if self.base is not None else 1e6,
             intercept_strength=self.intercept_strength,
         )
+        # The block weights are folded in: decision = phi @ coef_ + x_base @ base_coef_.
+        self.coef_ = np.ascontiguousarray(coef[:n_grams] * self.ngram_weight)
+        self.base_coef_ = (
+            None if matrix is None else np.ascontiguousarray(coef[n_grams:] * self.base_weight)
+        )
         self.classes_ = np.array([0, 1])
         return self
 
     def decision_function(self, X: Sequence[Any]) -> np.ndarray:
         """Return the corrected log-odds of spam."""
         phi = self.ngrams_.transform([correction_text(d) for d in X])
-        return self.slope_ * self.base_logit(X) + self.intercept_ + phi @ self.coef_
+        if self.base_coef_ is None:
+            z = self.base_logit(X)
+            return self.slope_ * z + self.intercept_ + phi @ self.coef_
+        z, matrix = self._base_view(X)
+        return self.slope_ * z + self.intercept_ + phi @ self.coef_ + matrix @ self.base_coef_
 
     def predict_proba(self, X: Sequence[Any]) -> np.ndarray:
         """Return [[p(ham), p(spam)], ...]."""
@@ -142,7 +182,11 @@ class LocalCorrection(ClassifierMixin, BaseEstimator):
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
     def correction_contributions(self, doc: Any, top: int = 5) -> list[tuple[str, float]]:
-        """Return the n-grams that moved this comment's log-odds most, with their push."""
+        """Return the site n-grams that moved this comment's log-odds most, with their push.
+
+        (What the correction changed of the base's own feature weights, base_coef_, is
+        named with the base's features by holder.explain.)
+        """
         phi = sparse.csr_matrix(self.ngrams_.transform([correction_text(doc)]))
         names = self.ngrams_.get_feature_names_out()
         pushes = [
