@@ -487,3 +487,32 @@ def test_the_holder_serves_and_explains_a_retrained_correction(app, shipped):
     assert score.version == version
     assert score.spam_probability >= 0.9
     assert score.top_features
+
+
+def test_the_card_written_by_export_carries_the_shipped_cards_sources_and_limits(shipped):
+    # `flask model train … --export models` writes the card: from the shipped manifest it
+    # must name every source with its licence, the signals as trained, and the link limit.
+    from moderation.classifier.card import render_card
+
+    _, manifest = shipped
+    manifest = dict(manifest)
+    metrics = manifest.pop("metrics")
+    card = render_card(manifest, metrics)
+    for needle in ("CC BY 4.0", "doi:10.24432/C58885", "Davidson", "MIT licence", "ICWSM 2017"):
+        assert needle in card
+    assert "`link_signal=False`" in card
+    assert '"com" most' in card
+    assert manifest["command"] in card
+    without_tweets = {
+        **manifest,
+        "training_data": {
+            **manifest["training_data"],
+            "sources": [
+                s for s in manifest["training_data"]["sources"] if s["format"] != "davidson"
+            ],
+        },
+        "params": {**manifest["params"], "features": {"link_signal": True}},
+    }
+    plain = render_card(without_tweets, metrics)
+    assert "Davidson" not in plain
+    assert "link count, author URL present" in plain
