@@ -3,7 +3,9 @@
 Prints requests/s and p50/p99 latency of POST /api/v1/comments and GET /healthz at 8
 concurrent clients with distinct IPs and texts, on SQLite and on PostgreSQL, and the CPU
 each request cost the gunicorn workers and the PostgreSQL server (from /proc), which is
-what bounds the ratio on a machine whose cores the clients share.
+what bounds the ratio on a machine whose cores the clients share. A third row posts
+comments with an invalid email (422): the same request through auth, parsing and
+validation, without the database, the sanitizer or the classifier.
 Usage: .venv/bin/python bench/intake.py [--seconds 10] [--clients 8] [--db sqlite|postgresql]
 """
 
@@ -60,12 +62,14 @@ def client_loop(
         n += 1
         conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
         started = time.perf_counter()
-        if kind == "intake":
+        if kind in ("intake", "invalid"):
             body = json.dumps(
                 {
                     "post_id": f"post-{n % 50}",
                     "author_name": f"Reader {worker}-{n}",
-                    "author_email": f"reader{worker}x{n}r{run}@example.org",
+                    "author_email": f"reader{worker}x{n}r{run}@example.org"
+                    if kind == "intake"
+                    else f"reader{worker}x{n}r{run}@example..org",  # 422: no DB, no scoring
                     "author_ip": f"2001:db8:{worker:x}:{run % 65536:x}::{n:x}",
                     "content": f"Comment {n}/{run} from client {worker}: thanks for the article, "
                     "it explains <b>exactly</b> what I needed. https://example.org/ref",
@@ -83,7 +87,7 @@ def client_loop(
         response.read()
         latencies.append(time.perf_counter() - started)
         conn.close()
-        expected = 201 if kind == "intake" else 200
+        expected = {"intake": 201, "invalid": 422}.get(kind, 200)
         if response.status != expected:
             print(f"{kind}: unexpected status {response.status}", file=sys.stderr)
             break
@@ -190,6 +194,7 @@ def run(kind: str, clients: int, seconds: float, workers: int) -> None:
             pids = worker_pids(server)
             health = measure("healthz", key, clients, seconds, pids)
             intake = measure("intake", key, clients, seconds, pids)
+            invalid = measure("invalid", key, clients, seconds, pids)
         finally:
             server.terminate()
             server.wait(timeout=30)
@@ -198,7 +203,12 @@ def run(kind: str, clients: int, seconds: float, workers: int) -> None:
         f"{'endpoint':<24}{'requests':>10}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}"
         f"{'worker CPU ms/req':>19}{'db CPU ms/req':>15}"
     )
-    for name, r in (("GET /healthz", health), ("POST /api/v1/comments", intake)):
+    rows = (
+        ("GET /healthz", health),
+        ("POST /api/v1/comments", intake),
+        ("  same, 422 bad email", invalid),
+    )
+    for name, r in rows:
         print(
             f"{name:<24}{r['requests']:>10}{r['rps']:>10.0f}{r['p50_ms']:>10.2f}{r['p99_ms']:>10.2f}"
             f"{r['server_cpu_ms']:>19.2f}{r['db_cpu_ms']:>15.2f}"
