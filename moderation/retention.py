@@ -92,12 +92,20 @@ def _count(session: Session, table: type[Comment] | type[FloodMark], *where: Any
 
 
 def erase_commenter(session: Session, email: str) -> ErasureResult:
-    """Delete every comment by `email` (any site, any case), their audit trail and marks.
+    """Delete every comment by `email` (any site, any case), their history and flood marks.
 
     Other people's replies to them stay, as top-level comments of the same post.
     """
     address = email.strip().lower()
     theirs = select(Comment.id).where(func.lower(Comment.author_email) == address)
+    ip_keys = [
+        f"{site_id}:ip:{ip}"
+        for site_id, ip in session.execute(
+            select(Comment.site_id, Comment.author_ip)
+            .where(func.lower(Comment.author_email) == address, Comment.author_ip.is_not(None))
+            .distinct()
+        )
+    ]
     detached = session.execute(
         update(Comment)
         .where(Comment.parent_id.in_(theirs.scalar_subquery()))
@@ -120,7 +128,10 @@ def erase_commenter(session: Session, email: str) -> ErasureResult:
     ).rowcount
     marks = session.execute(
         delete(FloodMark)
-        .where(FloodMark.key.like(f"%:email:{_escape_like(address)}", escape="\\"))
+        .where(
+            FloodMark.key.like(f"%:email:{_escape_like(address)}", escape="\\")
+            | FloodMark.key.in_(ip_keys)
+        )
         .execution_options(synchronize_session=False)
     ).rowcount
     return ErasureResult(
