@@ -33,7 +33,6 @@ from moderation import db  # noqa: E402
 from moderation.accounts import create_site  # noqa: E402
 from moderation.accounts import create_user  # noqa: E402
 from moderation.accounts import issue_token  # noqa: E402
-from moderation.queue import COUNT_LIMIT  # noqa: E402
 from moderation.queue import QueueFilter  # noqa: E402
 from moderation.queue import count_by_status  # noqa: E402
 from moderation.tables import Comment  # noqa: E402
@@ -253,7 +252,7 @@ def main() -> int:
     print("\ncount per status (what the API and the page run):")
     with app.app_context(), db.new_session(app) as s:
         everything = QueueFilter(status=None)
-        cap = app.config.get("QUEUE_COUNT_LIMIT", COUNT_LIMIT)
+        cap = app.config["QUEUE_COUNT_LIMIT"]
         ok &= report(
             f"  count_by_status, capped at {cap:,}",
             measure(lambda: count_by_status(s, everything, limit=cap), repeat),

@@ -36,7 +36,6 @@ from moderation.tables import utcnow
 EXCERPT_CHARS = 240
 MAX_BULK = 200
 SEARCH_MAX = 200
-COUNT_LIMIT = 10_000
 
 
 class Action(enum.StrEnum):
@@ -173,7 +172,7 @@ def list_queue(
 
 
 def count_by_status(
-    session: Session, queue: QueueFilter, *, limit: int | None = COUNT_LIMIT
+    session: Session, queue: QueueFilter, *, limit: int | None
 ) -> dict[Status, int]:
     """Count the comments of every status that match the filter's other criteria.
 

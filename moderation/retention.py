@@ -97,34 +97,28 @@ def erase_commenter(session: Session, email: str) -> ErasureResult:
     Other people's replies to them stay, as top-level comments of the same post.
     """
     address = email.strip().lower()
-    theirs = select(Comment.id).where(func.lower(Comment.author_email) == address)
+    theirs = func.lower(Comment.author_email) == address
+    mine = aliased(Comment)  # an alias, so the subquery never correlates to the UPDATE
+    their_ids = select(mine.id).where(func.lower(mine.author_email) == address)
     ip_keys = [
         f"{site_id}:ip:{ip}"
         for site_id, ip in session.execute(
             select(Comment.site_id, Comment.author_ip)
-            .where(func.lower(Comment.author_email) == address, Comment.author_ip.is_not(None))
+            .where(theirs, Comment.author_ip.is_not(None))
             .distinct()
         )
     ]
     detached = session.execute(
         update(Comment)
-        .where(Comment.parent_id.in_(theirs.scalar_subquery()))
-        .where(func.lower(Comment.author_email) != address)
+        .where(Comment.parent_id.in_(their_ids.scalar_subquery()))
+        .where(~theirs)
         .values(parent_id=None)
         .execution_options(synchronize_session=False)
     ).rowcount
-    # Their own replies to their own comments go in the same statement; the parent
-    # column is cleared first so the delete never trips over its own rows.
-    session.execute(
-        update(Comment)
-        .where(func.lower(Comment.author_email) == address)
-        .values(parent_id=None)
-        .execution_options(synchronize_session=False)
-    )
+    # Their replies to their own comments go in the same statement: both databases
+    # check the parent key at the end of the statement, not row by row.
     deleted = session.execute(
-        delete(Comment)
-        .where(func.lower(Comment.author_email) == address)
-        .execution_options(synchronize_session=False)
+        delete(Comment).where(theirs).execution_options(synchronize_session=False)
     ).rowcount
     marks = session.execute(
         delete(FloodMark)

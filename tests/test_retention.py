@@ -127,6 +127,10 @@ def test_admin_erases_every_comment_of_an_address(client, creds, site_api, comme
     gone.append(other_site.get_json()["id"])
     reply = site_api.post(parent_id=gone[0], content="a reply by someone else")
     assert reply.status_code == 201
+    own_reply = site_api.post(
+        parent_id=gone[0], author_email="erase.me@example.org", content="replying to myself"
+    )
+    gone.append(own_reply.get_json()["id"])
     bystander = comments(Status.APPROVED, 1)
     their_ips = session.execute(
         select(Comment.site_id, Comment.author_ip).where(Comment.id.in_(gone))
@@ -142,7 +146,7 @@ def test_admin_erases_every_comment_of_an_address(client, creds, site_api, comme
     )
     assert response.status_code == 200, response.get_json()
     assert response.get_json() == {
-        "comments_deleted": 3,
+        "comments_deleted": 4,
         "replies_detached": 1,
         "flood_marks_deleted": 2 + len(set(ip_keys)),
     }

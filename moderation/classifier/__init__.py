@@ -39,8 +39,6 @@ __all__ = [
 
 def init_app(app: Flask) -> None:
     """Give this process its classifier holder (it loads lazily, never at import)."""
-    app.config.setdefault("CLASSIFIER_POLL_SECONDS", 5.0)
-    app.config.setdefault("CLASSIFIER_RESCORE_ON_LOAD", True)
     app.extensions[HOLDER] = ClassifierHolder(app)
 
 

@@ -98,8 +98,8 @@ class ClassifierHolder:
 
     def __init__(self, app: Flask) -> None:
         self.app = app
-        self.poll_seconds = float(app.config.get("CLASSIFIER_POLL_SECONDS", 5.0))
-        self.rescore_on_load = bool(app.config.get("CLASSIFIER_RESCORE_ON_LOAD", True))
+        self.poll_seconds = float(app.config["CLASSIFIER_POLL_SECONDS"])
+        self.rescore_on_load = bool(app.config["CLASSIFIER_RESCORE_ON_LOAD"])
         self._lock = threading.Lock()
         self._loaded: Loaded | None = None
         self._refusal: Refusal | None = None
