@@ -45,6 +45,8 @@ from sklearn.model_selection import StratifiedKFold
 from sklearn.model_selection import StratifiedShuffleSplit
 from threadpoolctl import threadpool_limits
 
+from moderation import ngrams
+
 WORD_PATTERN = r"(?u)\b\w+\b|[$£€!?]"
 META_PATTERN = r"\S+"
 HREF_RE = re.compile(r"""<a\s[^>]*?href\s*=\s*["']?([^"' >]+)[^>]*>""", re.IGNORECASE)
@@ -177,8 +179,9 @@ class CommentFeatures(TransformerMixin, BaseEstimator):
         """Learn the features from the docs and return their matrix."""
         texts, metas, shaped = _read(X, self.link_signal)
         self.words_, self.chars_ = self._vectorizers(len(texts))
-        word_m = self.words_.fit_transform(texts)
-        char_m = self.chars_.fit_transform(texts)
+        self.__dict__.pop("_indexes", None)
+        word_m = ngrams.fit_transform(self.words_, texts)
+        char_m = ngrams.fit_transform(self.chars_, texts)
         self.meta_ = CountVectorizer(
             token_pattern=META_PATTERN, lowercase=True, binary=True, dtype=np.float64
         )
@@ -195,13 +198,20 @@ class CommentFeatures(TransformerMixin, BaseEstimator):
     def transform(self, X: Sequence[Any]) -> Any:
         """Return the feature matrix of the docs (one row a doc)."""
         texts, metas, shaped = _read(X, self.link_signal)
-        word_m = self.words_.transform(texts)
-        char_m = self.chars_.transform(texts)
+        words, chars = self._ngram_indexes()
+        word_m = words.transform(texts)
+        char_m = chars.transform(texts)
         if self.meta_ is None:
             meta_m = sparse.csr_matrix((len(texts), 0))
         else:
             meta_m = self.meta_.transform(metas)
         return self._stack(word_m, char_m, meta_m, shaped)
+
+    def _ngram_indexes(self) -> tuple[ngrams.Index, ngrams.Index]:
+        """Return the bulk lookups of the word and char vocabularies (built once, not saved)."""
+        if "_indexes" not in self.__dict__:
+            self._indexes = (ngrams.Index(self.words_), ngrams.Index(self.chars_))
+        return self._indexes
 
     def _stack(self, word_m: Any, char_m: Any, meta_m: Any, shaped: Any) -> Any:
         signals = (shaped - self.signal_mean_) / self.signal_scale_
@@ -218,6 +228,7 @@ class CommentFeatures(TransformerMixin, BaseEstimator):
     def __getstate__(self) -> dict[str, Any]:
         """Return the state to save, each vocabulary as one string (compact for skops)."""
         state = dict(super().__getstate__())  # a copy: object's is __dict__ itself
+        state.pop("_indexes", None)  # rebuilt from the vocabularies when needed
         for name in VECTORIZERS:
             vectorizer = state.get(name)
             vocabulary = getattr(vectorizer, "vocabulary_", None)
