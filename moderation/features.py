@@ -1,4 +1,4 @@
-"""What the classifier reads of a comment, and the calibrated linear estimator over it.
+"""The classifier's features of a comment, and the calibrated linear estimator over them.
 
 These are the only custom types a classifier artifact may hold (classifier.TRUSTED_TYPES):
 skops rebuilds them from their attributes, never by running pickled code.
@@ -21,12 +21,7 @@ fitted on the comment rows only, so the probabilities are those of comments.
 from __future__ import annotations
 
 import copy
-import html
-import math
-import re
 import warnings
-from collections import Counter
-from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
 
@@ -46,95 +41,13 @@ from sklearn.model_selection import StratifiedShuffleSplit
 from threadpoolctl import threadpool_limits
 
 from moderation import ngrams
+from moderation import reading
+from moderation.reading import SIGNALS
 
 WORD_PATTERN = r"(?u)\b\w+\b|[$£€!?]"
 META_PATTERN = r"\S+"
-HREF_RE = re.compile(r"""<a\s[^>]*?href\s*=\s*["']?([^"' >]+)[^>]*>""", re.IGNORECASE)
-TAG_RE = re.compile(r"<[^>]{0,200}>")
-LINK_RE = re.compile(
-    r"(?:https?://|www\.)[^\s<>\"']+"
-    r"|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|info|biz|ru|co|uk|me|tv|ly|io|us"
-    r"|de|in|pl|fr|es|it|nl|br|cn|xyz|online|site|club|top)\b(?:/[^\s<>\"']*)?",
-    re.IGNORECASE,
-)
-SCHEME_RE = re.compile(r"^(?:https?://)?(?:www\.)?", re.IGNORECASE)
-REPEAT_RE = re.compile(r"(\S)\1{2,}")
 VECTORIZERS = ("words_", "chars_", "meta_")
-SIGNALS = ("links", "author_url", "length", "capitals", "digits", "repeats")
 PLATT_C = 1e4  # Platt scaling: 2 parameters, barely regularized
-
-
-def normalize(text: str) -> str:
-    """Return the text the n-grams read: entities decoded, tags dropped, link targets kept."""
-    text = html.unescape(text or "").replace("\ufeff", "")
-    text = HREF_RE.sub(lambda m: f" {m.group(1)} ", text)
-    return TAG_RE.sub(" ", text)
-
-
-def host_of(url: str) -> str:
-    """Return the host part of a URL or bare domain, lowercased, without www."""
-    rest = SCHEME_RE.sub("", url.strip().lower())
-    return re.split(r"[/?#:\s]", rest, maxsplit=1)[0].strip(".")
-
-
-def links_in(text: str) -> list[str]:
-    """Return the links (URLs, www. names and bare domains) in normalized text."""
-    return LINK_RE.findall(text)
-
-
-def meta_tokens(doc: Any, links: Sequence[str]) -> str:
-    """Return the doc's non-word tokens: linked hosts, email domain, author site."""
-    tokens = [f"link:{host_of(link)}" for link in links]
-    email = getattr(doc, "author_email", "") or ""
-    if "@" in email:
-        tokens.append("email:" + email.rsplit("@", 1)[1].strip().lower())
-    url = getattr(doc, "author_url", None) or ""
-    if url.strip():
-        tokens.append("site:" + host_of(url))
-    return " ".join(tokens)
-
-
-def raw_signals(doc: Any, text: str, links: Sequence[str]) -> tuple[float, ...]:
-    """Return the signals as a moderator reads them (counts and shares, not scaled)."""
-    letters = sum(map(str.isalpha, text))
-    return (
-        float(len(links)),
-        1.0 if (getattr(doc, "author_url", None) or "").strip() else 0.0,
-        float(len(text)),
-        sum(map(str.isupper, text)) / letters if letters else 0.0,
-        sum(map(str.isdigit, text)) / len(text) if text else 0.0,
-        float(len(REPEAT_RE.findall(text))),
-    )
-
-
-def _shaped(values: tuple[float, ...], link_signal: bool = True) -> list[float]:
-    # Counts grow on a log scale; shares are already in [0, 1].
-    links, url, length, caps, digits, repeats = values
-    links = math.log1p(links) if link_signal else 0.0
-    return [links, url, math.log1p(length), caps, digits, math.log1p(repeats)]
-
-
-def describe_signal(name: str, value: float) -> str:
-    """Return a signal as a moderator reads it, e.g. `links=3` or `capitals=45%`."""
-    if name == "author_url":
-        return "author URL" if value else "no author URL"
-    if name in ("capitals", "digits"):
-        return f"{name}={value:.0%}"
-    return f"{name}={value:g}"
-
-
-def _read(
-    docs: Sequence[Any], link_signal: bool = True
-) -> tuple[list[str], list[str], np.ndarray]:
-    """Return the docs' normalized texts, meta tokens and shaped signals."""
-    texts, metas, shaped = [], [], []
-    for doc in docs:
-        text = normalize(doc.content)
-        links = links_in(text)
-        texts.append(text)
-        metas.append(meta_tokens(doc, links))
-        shaped.append(_shaped(raw_signals(doc, text, links), link_signal))
-    return texts, metas, np.array(shaped, dtype=np.float64).reshape(len(texts), len(SIGNALS))
 
 
 class CommentFeatures(TransformerMixin, BaseEstimator):
@@ -177,7 +90,7 @@ class CommentFeatures(TransformerMixin, BaseEstimator):
 
     def fit_transform(self, X: Sequence[Any], y: Any = None, **_: Any) -> Any:
         """Learn the features from the docs and return their matrix."""
-        texts, metas, shaped = _read(X, self.link_signal)
+        texts, metas, shaped = reading.read_docs(X, self.link_signal)
         self.words_, self.chars_ = self._vectorizers(len(texts))
         self.__dict__.pop("_indexes", None)
         word_m = ngrams.fit_transform(self.words_, texts)
@@ -197,7 +110,7 @@ class CommentFeatures(TransformerMixin, BaseEstimator):
 
     def transform(self, X: Sequence[Any]) -> Any:
         """Return the feature matrix of the docs (one row a doc)."""
-        texts, metas, shaped = _read(X, self.link_signal)
+        texts, metas, shaped = reading.read_docs(X, self.link_signal)
         words, chars = self._ngram_indexes()
         word_m = words.transform(texts)
         char_m = chars.transform(texts)
@@ -314,7 +227,8 @@ def _fit_linear(
     return linear.decision_function(X[test]), converged
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """Return the logistic function of z, stable for large |z|."""
     return 0.5 * (1.0 + np.tanh(0.5 * z))
 
 
@@ -395,7 +309,7 @@ class SpamEstimator(ClassifierMixin, BaseEstimator):
         self.intercept_ = float(linear.intercept_[0])
         self.classes_ = np.array([0, 1])
         self.n_features_ = width
-        self.cv_proba_ = _sigmoid(self.slope_ * oof + self.offset_)
+        self.cv_proba_ = sigmoid(self.slope_ * oof + self.offset_)
         return self
 
     def _splits(self, labels: np.ndarray, flags: np.ndarray) -> list[tuple[Any, Any]]:
@@ -424,111 +338,9 @@ class SpamEstimator(ClassifierMixin, BaseEstimator):
 
     def predict_proba(self, X: Sequence[Any]) -> np.ndarray:
         """Return [[p(ham), p(spam)], ...] for the docs."""
-        p = _sigmoid(self.decision_function(X))
+        p = sigmoid(self.decision_function(X))
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: Sequence[Any]) -> np.ndarray:
         """Return 1 for spam (p ≥ 0.5), 0 for ham."""
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(np.int64)
-
-
-class FastScorer:
-    """Score one doc at a time without scikit-learn's per-call validation (~5x faster).
-
-    Built from a fitted SpamEstimator when it is loaded, never saved; it computes exactly
-    what SpamEstimator.predict_proba does (a test holds them equal).
-    """
-
-    def __init__(self, estimator: SpamEstimator) -> None:
-        features = estimator.features_
-        self.estimator = estimator
-        self.names = features.feature_names()
-        self.blocks: list[tuple[Callable[[str], list[str]], dict[str, int], Any, int, float]] = []
-        offset = 0
-        for vectorizer, weight in (
-            (features.words_, features.word_weight),
-            (features.chars_, features.char_weight),
-        ):
-            self.blocks.append(
-                (
-                    vectorizer.build_analyzer(),
-                    vectorizer.vocabulary_,
-                    vectorizer.idf_,
-                    offset,
-                    float(weight),
-                )
-            )
-            offset += len(vectorizer.vocabulary_)
-        self.meta = features.meta_
-        self.meta_offset = offset
-        self.meta_weight = float(features.meta_weight)
-        self.first_signal = estimator.n_features_ - len(SIGNALS)
-        self.features = features
-        self.coef = estimator.coef_
-        self.intercept = estimator.intercept_
-        self.slope = estimator.slope_
-        self.offset = estimator.offset_
-
-    def row(self, doc: Any) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
-        """Return the doc's feature (indices, values) and its raw signals."""
-        text = normalize(doc.content)
-        links = links_in(text)
-        indices: list[int] = []
-        values: list[float] = []
-        for analyze, vocabulary, idf, offset, weight in self.blocks:
-            counts = Counter(j for j in map(vocabulary.get, analyze(text)) if j is not None)
-            if not counts:
-                continue
-            cols = list(counts)
-            tfidf = (1.0 + np.log(np.fromiter(counts.values(), float, len(cols)))) * idf[cols]
-            norm = math.sqrt(float(tfidf @ tfidf))
-            indices.extend(offset + j for j in cols)
-            values.extend((tfidf * (weight / norm)).tolist())
-        if self.meta is not None:
-            vocabulary = self.meta.vocabulary_
-            for token in set(meta_tokens(doc, links).lower().split()):
-                j = vocabulary.get(token)
-                if j is not None:
-                    indices.append(self.meta_offset + j)
-                    values.append(self.meta_weight)
-        raw = raw_signals(doc, text, links)
-        shaped = (
-            np.array(_shaped(raw, self.features.link_signal)) - self.features.signal_mean_
-        ) / (self.features.signal_scale_)
-        indices.extend(range(self.first_signal, self.first_signal + len(SIGNALS)))
-        values.extend((shaped * self.features.signal_weight).tolist())
-        return np.array(indices, dtype=np.int64), np.array(values), raw
-
-    def score(self, doc: Any, top: int = 5) -> tuple[float, list[tuple[str, float]]]:
-        """Return the doc's spam probability and the features that pushed it most."""
-        indices, values, raw = self.row(doc)
-        pushes = values * self.coef[indices] * self.slope
-        z = float(pushes.sum()) + self.slope * self.intercept + self.offset
-        return float(_sigmoid(np.array([z]))[0]), self._named(indices, pushes, raw, top)
-
-    def pushes(
-        self, doc: Any, top: int = 5, scale: float = 1.0, extra: np.ndarray | None = None
-    ) -> list[tuple[str, float]]:
-        """Return the features that pushed the doc most when its log-odds are scaled by
-        `scale` and `extra` weights are added to the estimator's (a correction's)."""
-        indices, values, raw = self.row(doc)
-        weights = self.coef[indices] * (self.slope * scale)
-        if extra is not None:
-            weights = weights + extra[indices]
-        return self._named(indices, values * weights, raw, top)
-
-    def _named(
-        self, indices: np.ndarray, pushes: np.ndarray, raw: tuple[float, ...], top: int
-    ) -> list[tuple[str, float]]:
-        out = []
-        for k in np.argsort(-np.abs(pushes))[:top]:
-            if abs(pushes[k]) < 1e-3:
-                break
-            index = int(indices[k])
-            if index >= self.first_signal:
-                which = index - self.first_signal
-                label = describe_signal(SIGNALS[which], raw[which])
-            else:
-                label = self.names[index]
-            out.append((label, float(pushes[k])))
-        return out

@@ -32,7 +32,7 @@ from moderation.classifier import load_version
 from moderation.classifier.artifact import dump_artifact
 from moderation.classifier.artifact import library_versions
 from moderation.classifier.artifact import sha256_of
-from moderation.features import FastScorer
+from moderation.classifier.scorer import FastScorer
 from moderation.features import SpamEstimator
 from moderation.settings import ModerationSettings
 from moderation.tables import ClassifierVersion

@@ -45,7 +45,7 @@ class Loaded:
     version: int
     sha256: str
     classifier: Any
-    scorer: Any  # features.FastScorer of its SpamEstimator (or of the base it corrects)
+    scorer: Any  # scorer.FastScorer of its SpamEstimator (or of the base it corrects)
     loaded_at: datetime
 
 
@@ -61,7 +61,7 @@ class Refusal:
 
 def fast_scorer(classifier: Any) -> Any:
     """Return a FastScorer for a classifier, or for the SpamEstimator it corrects."""
-    from moderation.features import FastScorer
+    from moderation.classifier.scorer import FastScorer
     from moderation.features import SpamEstimator
 
     for candidate in (classifier, getattr(classifier, "base", None)):
