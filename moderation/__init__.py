@@ -11,6 +11,7 @@ from flask import Flask
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application: config, database, auth, error rendering, blueprints."""
     from moderation import admin
+    from moderation import akismet
     from moderation import api
     from moderation import auth
     from moderation import classifier
@@ -41,6 +42,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     cli.init_app(app)
     app.register_blueprint(health.bp)
     app.register_blueprint(api.bp)
+    app.register_blueprint(akismet.bp)
     app.register_blueprint(review.bp)
     app.register_blueprint(admin.bp)
     return app

@@ -51,7 +51,7 @@ def parse_json(raw: bytes) -> Any:
         raise _bad_body(f"The body is not valid JSON: {exc}") from None
 
 
-def parse_form(raw: bytes) -> dict[str, str]:
+def parse_form(raw: bytes, max_fields: int = MAX_FIELDS) -> dict[str, str]:
     """Decode an application/x-www-form-urlencoded body; UTF-8 only, no repeated field."""
     try:
         text = raw.decode("ascii")
@@ -61,7 +61,7 @@ def parse_form(raw: bytes) -> dict[str, str]:
             strict_parsing=bool(text),
             encoding="utf-8",
             errors="strict",
-            max_num_fields=MAX_FIELDS,
+            max_num_fields=max_fields,
         )
     except UnicodeDecodeError:
         raise _bad_body("The form body is not valid percent-encoded UTF-8.") from None

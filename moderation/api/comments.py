@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from moderation.api.paging import bad_cursor
 from moderation.api.paging import parse_limit
 from moderation.api.views import bp
+from moderation.auth import SiteIdentity
 from moderation.auth import current_principal
 from moderation.auth import require_any
 from moderation.auth import require_site
@@ -41,17 +42,13 @@ def comment_out(comment: Comment) -> dict[str, Any]:
     return CommentOut.model_validate(comment, from_attributes=True).model_dump(mode="json")
 
 
-@bp.post("/comments")
-@require_site
-def create_comment() -> tuple[dict[str, Any], int, dict[str, str]]:
-    """Take a comment from a site, decide it, store it, answer with the decision."""
-    site = current_principal().site
-    data = validate_model(CommentIn, parse_object(request))
+def take_comment(site: SiteIdentity, data: CommentIn) -> CommentOut:
+    """Run a validated comment through the intake for this request (the view commits)."""
     # Sanitize and score before the first query: on SQLite the write lock is then held
     # only for the few statements that need it.
     assessment = assess(get_holder(), data)
     session = get_session()
-    comment = submit_comment(
+    return submit_comment(
         session,
         site,
         data,
@@ -60,7 +57,15 @@ def create_comment() -> tuple[dict[str, Any], int, dict[str, str]]:
         now=utcnow(),
         flood_seconds=current_app.config["FLOOD_SECONDS"],
     )
-    session.commit()
+
+
+@bp.post("/comments")
+@require_site
+def create_comment() -> tuple[dict[str, Any], int, dict[str, str]]:
+    """Take a comment from a site, decide it, store it, answer with the decision."""
+    data = validate_model(CommentIn, parse_object(request))
+    comment = take_comment(current_principal().site, data)
+    get_session().commit()
     location = url_for("api.get_comment", comment_id=comment.id)
     return comment.model_dump(mode="json"), 201, {"Location": location}
 

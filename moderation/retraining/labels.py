@@ -11,7 +11,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import and_
 from sqlalchemy import exists
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -103,17 +105,25 @@ def resolve_corpus_file(config: Mapping[str, Any], name: str) -> Path:
 def moderator_labels(
     session: Session, ids: Sequence[int] | None = None, since: datetime | None = None
 ) -> dict[int, bool]:
-    """Return {comment id: is spam} for comments whose approved/spam status a moderator set."""
-    by_user = (
+    """Return {comment id: is spam} for comments whose approved/spam status a moderator set.
+
+    A moderator is a user (review page, API), or a site reporting its own moderators'
+    decision (Akismet's submit-spam/ham): a site's event that changed a status. The
+    site's event that created the comment (from no status) is the intake's, not a label.
+    """
+    by_site_moderator = and_(
+        AuditEvent.actor.startswith("site:"), AuditEvent.from_status.is_not(None)
+    )
+    decided = (
         exists()
         .where(AuditEvent.comment_id == Comment.id)
-        .where(AuditEvent.user_id.is_not(None))
+        .where(or_(AuditEvent.user_id.is_not(None), by_site_moderator))
         .where(AuditEvent.to_status == Comment.status)
     )
     if since is not None:
-        by_user = by_user.where(AuditEvent.at >= since)
+        decided = decided.where(AuditEvent.at >= since)
     stmt = select(Comment.id, Comment.status).where(
-        Comment.status.in_((Status.APPROVED, Status.SPAM)), by_user
+        Comment.status.in_((Status.APPROVED, Status.SPAM)), decided
     )
     if ids is not None:
         if not ids:
