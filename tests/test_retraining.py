@@ -148,6 +148,16 @@ def test_a_correction_reweighs_the_bases_own_features(base):
     assert correction.decision_function(probe) == pytest.approx(expected)
 
 
+def test_a_correction_moves_only_the_base_features_its_labels_use(base):
+    docs = [Doc(t) for t in novel_spam(15, seed=8) + site_ham(15, seed=8)]
+    correction = LocalCorrection(base=base).fit(docs, [1] * 15 + [0] * 15)
+    used = np.diff(base.features_.transform(docs).tocsc().indptr) > 0
+    assert not used.all()  # the labels use few of the base's features
+    assert np.all(correction.base_coef_[~used] == 0.0)
+    assert np.any(correction.base_coef_[used] != 0.0)
+    assert np.all(correction.coef_ != 0.0)  # every site n-gram comes from the labels
+
+
 def test_a_correction_saved_before_base_weights_loads_and_scores_as_before(base):
     docs = [Doc(t) for t in novel_spam(10, seed=6) + site_ham(10, seed=6)]
     old = LocalCorrection(base=base, base_weight=0.0, ngram_weight=1.0).fit(
