@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
+import akismet as akismet_lib
+import httpx
 import pytest
 from sqlalchemy import func
 from sqlalchemy import select
@@ -243,3 +246,50 @@ def test_a_site_cannot_submit_another_sites_comment(akismet, creds, app):
     assert response.status_code == 404
     with db.new_session(app) as s:
         assert s.get(Comment, comment_id).status == "pending"
+
+
+# --- a real Akismet client library, unchanged, talking to this service over WSGI ---
+
+
+@pytest.fixture
+def akismet_client(app, creds) -> Iterator[Any]:
+    """Return python-akismet's SyncClient with every request sent to the test app."""
+    http = httpx.Client(transport=httpx.WSGITransport(app=app))
+    config = akismet_lib.Config(key=creds.site_key, url="https://blog.example.org")
+    with akismet_lib.SyncClient(config=config, http_client=http) as client:
+        yield client
+
+
+def test_a_real_akismet_client_verifies_checks_and_submits(akismet_client, app):
+    assert akismet_client.verify_key()
+    assert not akismet_client.verify_key(key="msk_wrong", url="https://blog.example.org")
+    fields = {
+        "comment_content": "A thoughtful post, thank you.",
+        "comment_author": "Grace Hopper",
+        "comment_author_email": "grace@example.org",
+        "permalink": "https://blog.example.org/hello-world/",
+        "comment_type": "comment",
+    }
+    verdict = akismet_client.comment_check(user_ip="203.0.113.9", **fields)
+    assert verdict == akismet_lib.CheckResponse.HAM
+    assert akismet_client.submit_spam(user_ip="203.0.113.9", **fields)
+    with db.new_session(app) as s:
+        comment = s.scalars(select(Comment)).one()
+        assert comment.status == "spam"
+        assert moderator_labels(s) == {comment.id: True}
+    assert akismet_client.submit_ham(user_ip="203.0.113.9", **fields)
+    with db.new_session(app) as s:
+        assert moderator_labels(s) == {comment.id: False}
+
+
+def test_a_real_akismet_client_sees_spam_as_spam(akismet_client, app):
+    with db.new_session(app, write=True) as s:
+        save_settings(s, {"disallowed_words": ["casino"]}, "test")
+        s.commit()
+    verdict = akismet_client.comment_check(
+        user_ip="203.0.113.9",
+        comment_content="Best CASINO bonus",
+        comment_author="Bot",
+        comment_author_email="bot@example.org",
+    )
+    assert verdict == akismet_lib.CheckResponse.SPAM
