@@ -175,6 +175,18 @@ def test_malformed_akismet_bodies_get_a_problem(client, app, body, content_type,
     assert count(app) == 0
 
 
+@pytest.mark.parametrize("accept", ["*/*", "text/html,application/xhtml+xml,*/*;q=0.8"])
+def test_errors_are_problem_json_whatever_the_client_accepts(client, accept):
+    response = client.post(
+        "/1.1/comment-check",
+        data="comment_content=x",
+        content_type=FORM,
+        headers={"Accept": accept},
+    )
+    assert response.status_code == 401
+    assert response.mimetype == "application/problem+json"
+
+
 def test_comment_check_accepts_the_many_fields_wordpress_sends(akismet):
     server = {f"SERVER_HTTP_X_{i}": "x" for i in range(120)}
     response = akismet.call("comment-check", **server)
