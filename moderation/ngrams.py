@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from collections.abc import Iterator
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import repeat
 
 import numpy as np
 from scipy import sparse
@@ -137,28 +137,34 @@ def hash_terms(terms: Sequence[str]) -> np.ndarray:
     return out
 
 
+class Vocabulary(dict):
+    """A vocabulary whose lookup of an unknown n-gram gives MISSING instead of raising."""
+
+    def __missing__(self, key: str) -> int:
+        return MISSING
+
+
 def word_grams(
-    texts: Sequence[str], pattern: str, low: int, high: int, lookup: dict[str, int]
-) -> Grams:
-    """Return the word n-grams of the texts numbered by `lookup` (unknown ones dropped)."""
+    texts: Sequence[str], pattern: str, low: int, high: int, number: Callable[[str], int]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return (row, column) of the texts' word n-grams; `number` gives a column or MISSING."""
     find = re.compile(pattern).findall
     columns: list[int] = []
     lengths = np.empty(len(texts), np.int64)
-    get = lookup.get
     for i, text in enumerate(texts):
         tokens = find(text.lower())
         before = len(columns)
         if low == 1:
-            columns.extend(map(get, tokens, repeat(MISSING)))
+            columns.extend(map(number, tokens))
         for n in range(max(low, 2), high + 1):
-            grams = map(" ".join, zip(*(tokens[k:] for k in range(n)), strict=False))
-            columns.extend(map(get, grams, repeat(MISSING)))
+            columns.extend(
+                map(number, map(" ".join, zip(*(tokens[k:] for k in range(n)), strict=False)))
+            )
         lengths[i] = len(columns) - before
     keys = np.fromiter(columns, np.int64, len(columns))
     rows = np.repeat(np.arange(len(texts)), lengths)
     known = keys != MISSING
-    empty = np.zeros(0, np.int64)
-    return Grams(keys[known], rows[known], empty, empty)
+    return rows[known], keys[known]
 
 
 def _chunks(texts: Sequence[str]) -> Iterator[Sequence[str]]:
@@ -191,6 +197,7 @@ class Index:
         self.width = len(vectorizer.vocabulary_)
         self.sorted_keys = np.zeros(0, np.uint64)
         self.sorted_columns = np.zeros(0, np.int64)
+        self.words = Vocabulary(vectorizer.vocabulary_) if vectorizer.analyzer == "word" else {}
         if self.exact and vectorizer.analyzer == "char_wb":
             terms = [""] * self.width
             for term, column in vectorizer.vocabulary_.items():
@@ -207,8 +214,8 @@ class Index:
         vectorizer = self.vectorizer
         low, high = vectorizer.ngram_range
         if vectorizer.analyzer == "word":
-            grams = word_grams(texts, vectorizer.token_pattern, low, high, vectorizer.vocabulary_)
-            return grams.rows, grams.keys
+            number = self.words.__getitem__
+            return word_grams(texts, vectorizer.token_pattern, low, high, number)
         grams = char_grams(texts, low, high)
         at = np.minimum(np.searchsorted(self.sorted_keys, grams.keys), self.width - 1)
         known = self.sorted_keys[at] == grams.keys
@@ -256,20 +263,8 @@ def _learn_chunk(
         ids = np.fromiter(map(seen.__getitem__, unique.tolist()), np.int64, len(unique))
         terms.extend(grams.text(i) for i in first[ids >= before].tolist())
         return _count(grams.rows, ids[inverse], (len(texts), len(seen)))
-    find = re.compile(vectorizer.token_pattern).findall
-    columns: list[int] = []
-    lengths = np.empty(len(texts), np.int64)
-    number = seen.__getitem__
-    for i, text in enumerate(texts):
-        tokens = find(text.lower())
-        before = len(columns)
-        cut = list(tokens) if low == 1 else []
-        for n in range(max(low, 2), high + 1):
-            cut.extend(map(" ".join, zip(*(tokens[k:] for k in range(n)), strict=False)))
-        columns.extend(map(number, cut))
-        lengths[i] = len(columns) - before
-    rows = np.repeat(np.arange(len(texts)), lengths)
-    return _count(rows, np.fromiter(columns, np.int64, len(columns)), (len(texts), len(seen)))
+    rows, columns = word_grams(texts, vectorizer.token_pattern, low, high, seen.__getitem__)
+    return _count(rows, columns, (len(texts), len(seen)))
 
 
 def fit_transform(vectorizer: TfidfVectorizer, texts: Sequence[str]) -> sparse.csr_matrix:

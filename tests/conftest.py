@@ -189,6 +189,12 @@ def comment_payload(**overrides: Any) -> dict[str, Any]:
         "content": "Thanks for the clear write-up, it helped me a lot.",
         "author_ip": "203.0.113.7",
     }
+    return overridden(body, overrides)
+
+
+def overridden(body: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
+    """Return the body with fields replaced, or removed where the override is None."""
+    body = dict(body)
     for key, value in overrides.items():
         if value is None:
             body.pop(key, None)

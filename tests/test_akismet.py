@@ -17,6 +17,7 @@ from moderation.retraining.labels import moderator_labels
 from moderation.settings import save_settings
 from moderation.tables import AuditEvent
 from moderation.tables import Comment
+from tests.conftest import overridden
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -38,12 +39,7 @@ def akismet_form(**overrides: Any) -> dict[str, str]:
         "blog_lang": "en_US",
         "blog_charset": "UTF-8",
     }
-    for key, value in overrides.items():
-        if value is None:
-            form.pop(key, None)
-        else:
-            form[key] = value
-    return form
+    return overridden(form, overrides)
 
 
 class Akismet:
