@@ -13,11 +13,14 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from moderation import db
+from moderation.akismet import FIELDS
 from moderation.retraining.labels import moderator_labels
 from moderation.settings import save_settings
 from moderation.tables import AuditEvent
 from moderation.tables import Comment
 from tests.conftest import overridden
+from tests.test_bad_input import body_cases
+from tests.test_bad_input import field_cases
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -301,3 +304,50 @@ def test_a_real_akismet_client_sees_spam_as_spam(akismet_client, app):
         comment_author_email="bot@example.org",
     )
     assert verdict == akismet_lib.CheckResponse.SPAM
+
+
+# --- every hostile field and body of the intake's table, through Akismet's names ---
+
+AKISMET_NAME = {ours: theirs for theirs, ours in FIELDS.items()} | {"post_id": "comment_post_ID"}
+
+
+def akismet_field_cases() -> list[Any]:
+    """The intake's invalid-field cases that a form can carry, by Akismet's field names."""
+    cases = []
+    for case in field_cases():
+        overrides, field = case.values
+        (name, value), *_ = overrides.items() if overrides else [(None, None)]
+        if name not in AKISMET_NAME or not (value is None or isinstance(value, str)):
+            continue
+        if isinstance(value, str) and value.encode("utf-8", "replace").decode() != value:
+            continue  # a lone surrogate: no UTF-8 form can carry it
+        if name == "post_id" and not (value or "").strip():  # falls back to permalink, blog
+            overrides = {"comment_post_ID": value, "permalink": None, "blog": None}
+        else:
+            overrides = {AKISMET_NAME[name]: value}
+        cases.append(pytest.param(overrides, AKISMET_NAME[field], id=case.id))
+    return cases
+
+
+@pytest.mark.parametrize(("overrides", "field"), akismet_field_cases())
+def test_invalid_akismet_field_is_422_naming_it_and_nothing_is_stored(
+    akismet, app, overrides, field
+):
+    response = akismet.call("comment-check", **overrides)
+    assert response.status_code == 422, response.get_data(as_text=True)[:300]
+    assert response.mimetype == "application/problem+json"
+    assert field in response.get_json()["errors"]
+    assert count(app) == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type", "status"),
+    [case for case in body_cases() if not case.values[1].startswith("application/json")],
+)
+def test_malformed_akismet_body_is_a_4xx_problem_and_nothing_is_stored(
+    client, creds, app, raw, content_type, status
+):
+    response = client.post("/1.1/comment-check", data=raw, content_type=content_type)
+    assert response.status_code == status, response.get_data(as_text=True)[:300]
+    assert response.mimetype == "application/problem+json"
+    assert count(app) == 0
