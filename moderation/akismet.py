@@ -8,6 +8,7 @@ points its client at this service and sends its site key as the Akismet API key:
 - submit-spam and submit-ham are the site's moderators correcting a checked comment: its
   status changes (an audit event by the site) and it becomes a label for retraining, as
   a click on the review page does.
+A call with is_test=1 is answered as any other and then rolled back: nothing is stored.
 Errors are problem+json, as everywhere here: Akismet clients treat any answer but the
 words they expect as a failure and keep the comment for a later check (fail closed).
 """
@@ -121,18 +122,31 @@ def verify_key() -> Response:
     return _text("valid")
 
 
+def _is_test(form: dict[str, str]) -> bool:
+    """Say whether the client asked for a test call (is_test): answered, never kept."""
+    return form.get("is_test", "").strip().lower() in ("1", "true")
+
+
+def _finish(form: dict[str, str]) -> None:
+    """Commit the call's work, or roll it back for a test call (nothing stored)."""
+    session = get_session()
+    if _is_test(form):
+        session.rollback()
+    else:
+        session.commit()
+
+
 @bp.post("/comment-check")
 def comment_check() -> Response:
     """Take the comment through the intake; answer "true" when it was decided spam."""
     form = _form()
     site = _sign_in(form).site
     comment = take_comment(site, _comment_in(form))
-    get_session().commit()
-    headers = {
-        "X-akismet-guid": str(comment.id),
-        "X-Moderation-Status": comment.status,
-        "Location": url_for("api.get_comment", comment_id=comment.id),
-    }
+    _finish(form)
+    headers = {"X-Moderation-Status": comment.status}
+    if not _is_test(form):
+        headers["X-akismet-guid"] = str(comment.id)
+        headers["Location"] = url_for("api.get_comment", comment_id=comment.id)
     return _text("true" if comment.status == Status.SPAM else "false", headers)
 
 
@@ -173,7 +187,7 @@ def _submit(action: Action, method: str) -> Response:
     comment_id = _checked_comment(principal, form)
     session = get_session()
     apply_decision(session, comment_id, action, None, principal, f"Akismet {method}")
-    session.commit()
+    _finish(form)
     return _text(THANKS)
 
 

@@ -223,6 +223,28 @@ def test_submissions_decide_the_checked_comment_and_become_labels(
         assert moderator_labels(s) == {comment_id: spam}
 
 
+def test_a_test_call_is_answered_and_stores_nothing(akismet, app):
+    with db.new_session(app, write=True) as s:
+        save_settings(s, {"disallowed_words": ["casino"]}, "test")
+        s.commit()
+    response = akismet.call("comment-check", comment_content="CASINO", is_test="1")
+    assert response.get_data(as_text=True) == "true"
+    assert "X-akismet-guid" not in response.headers
+    assert count(app) == 0
+    assert count(app, AuditEvent) == 0
+    # Not even a flood mark: the same commenter at once is no 429.
+    assert akismet.call("comment-check", comment_content="again").status_code == 200
+
+
+def test_a_test_submission_changes_nothing(akismet, app):
+    comment_id = int(akismet.call("comment-check").headers["X-akismet-guid"])
+    response = akismet.call("submit-spam", guid=str(comment_id), is_test="true")
+    assert response.get_data(as_text=True) == "Thanks for making the web a better place."
+    with db.new_session(app) as s:
+        assert s.get(Comment, comment_id).status == "pending"
+        assert moderator_labels(s) == {}
+
+
 def test_a_checked_comment_alone_is_no_label(akismet, app):
     akismet.call("comment-check")
     with db.new_session(app) as s:
