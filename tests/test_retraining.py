@@ -158,18 +158,42 @@ def test_a_correction_moves_only_the_base_features_its_labels_use(base):
     assert np.all(correction.coef_ != 0.0)  # every site n-gram comes from the labels
 
 
+def test_class_balance_gives_spam_and_ham_the_same_total_weight():
+    y = np.array([1, 0, 0, 0, 0, 0, 0, 0, 0, 1])
+    weights = retraining.class_balance(y)
+    assert weights[y == 1].sum() == pytest.approx(weights[y == 0].sum())
+    assert weights.mean() == pytest.approx(1.0)
+    assert np.all(retraining.class_balance(np.zeros(4)) == 1.0)
+
+
+def test_a_balanced_correction_learns_rare_spam_labels_more(base):
+    # Moderators' labels are mostly ham (the spam the base caught is rarely clicked): a
+    # few spam labels among many ham should still teach the site's spam.
+    spam = novel_spam(4, seed=11)
+    ham = site_ham(40, seed=11)
+    docs = [Doc(t) for t in spam + ham]
+    y = [1] * 4 + [0] * 40
+    plain = LocalCorrection(base=base, balance=False).fit(docs, y)
+    balanced = LocalCorrection(base=base).fit(docs, y)
+    unseen_spam = [Doc(t) for t in novel_spam(10, seed=98)]
+    unseen_ham = [Doc(t) for t in site_ham(10, seed=98)]
+    assert spam_scores(balanced, unseen_spam).mean() > spam_scores(plain, unseen_spam).mean()
+    assert spam_scores(balanced, unseen_ham).max() < 0.5
+
+
 def test_a_correction_saved_before_base_weights_loads_and_scores_as_before(base):
     docs = [Doc(t) for t in novel_spam(10, seed=6) + site_ham(10, seed=6)]
-    old = LocalCorrection(base=base, base_weight=0.0, ngram_weight=1.0).fit(
+    old = LocalCorrection(base=base, base_weight=0.0, ngram_weight=1.0, balance=False).fit(
         docs, [1] * 10 + [0] * 10
     )
     assert old.base_coef_ is None
-    for name in ("base_weight", "ngram_weight", "base_coef_"):  # as artifacts were saved
+    for name in ("base_weight", "ngram_weight", "base_coef_", "balance"):  # as once saved
         delattr(old, name)
     blob = dump_artifact(old)
     manifest = {"libraries": library_versions()}
     loaded = load_version(blob, hashlib.sha256(blob).hexdigest(), manifest)
     assert (loaded.base_weight, loaded.ngram_weight, loaded.base_coef_) == (0.0, 1.0, None)
+    assert loaded.balance is False
     probe = [Doc(t) for t in novel_spam(3, seed=7)]
     z = retraining._logit(spam_scores(base, probe))
     phi = old.ngrams_.transform([retraining.correction_text(d) for d in probe])

@@ -119,6 +119,7 @@ def build_candidate(
             "max_features": candidate.max_features,
             "base_weight": candidate.base_weight,
             "ngram_weight": candidate.ngram_weight,
+            "balance": candidate.balance,
         },
         "training_data": {
             "n": len(train),
