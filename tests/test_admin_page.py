@@ -118,7 +118,10 @@ def test_site_key_is_shown_once_and_revoked(app, client, creds):
     html = created.get_data(as_text=True)
     key = re.search(r'id="new-site-key">([^<]+)<', html).group(1)
     assert key.startswith("msk_")
-    assert key not in client.get("/admin/sites").get_data(as_text=True)
+    page = client.get("/admin/sites").get_data(as_text=True)
+    assert key not in page
+    assert 'id="intake-url">POST http://localhost/api/v1/comments<' in page
+    assert 'id="akismet-url">http://localhost/<' in page
     with db.new_session(app) as s:
         site = s.scalar(select(Site).where(Site.name == "shop"))
     client.post(f"/admin/sites/{site.id}/revoke", data={"csrf_token": token})
