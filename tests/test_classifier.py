@@ -152,6 +152,15 @@ def test_skops_round_trip_scores_the_same(tiny):
     assert "moderation.features.SpamEstimator" in untrusted
 
 
+def test_a_classifier_that_has_scored_saves_no_ngram_lookup(tiny):
+    tiny.predict_proba(PROBES)  # builds the per-process n-gram lookups (ngrams.Index)
+    assert "_indexes" in tiny.features_.__dict__
+    blob = dump_artifact(tiny)
+    untrusted = skops.io.get_untrusted_types(data=blob)
+    assert not [name for name in untrusted if name.startswith("moderation.ngrams")]
+    assert set(untrusted) <= set(TRUSTED_TYPES)
+
+
 def test_training_never_changes_the_estimator_it_saves(tiny):
     before = tiny.predict_proba(PROBES)
     dump_artifact(tiny)  # __getstate__ compacts vocabularies in a copy only
