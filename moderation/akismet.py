@@ -27,7 +27,7 @@ from moderation.auth import Principal
 from moderation.auth import PrincipalKind
 from moderation.auth import current_principal
 from moderation.auth import sign_in_site_key
-from moderation.bodies import parse_form
+from moderation.bodies import parse_form_object
 from moderation.db import get_session
 from moderation.problems import Problem
 from moderation.problems import invalid
@@ -57,19 +57,7 @@ THANKS = "Thanks for making the web a better place."
 
 def _form() -> dict[str, str]:
     """Return the form-encoded body (Akismet's only format); no body is no fields."""
-    if not request.get_data(cache=True):
-        return {}
-    if request.mimetype != "application/x-www-form-urlencoded":
-        raise Problem(
-            415,
-            "Unsupported Media Type",
-            f"Content-Type {request.mimetype or 'none'} is not accepted:"
-            " Akismet's protocol sends application/x-www-form-urlencoded.",
-        )
-    charset = request.mimetype_params.get("charset", "utf-8").lower()
-    if charset not in ("utf-8", "utf8"):
-        raise Problem(415, "Unsupported Media Type", "Only UTF-8 bodies are accepted.")
-    return parse_form(request.get_data(cache=True), max_fields=MAX_FIELDS)
+    return parse_form_object(request, max_fields=MAX_FIELDS)
 
 
 def _sign_in(form: dict[str, str]) -> Principal:

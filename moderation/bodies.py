@@ -92,12 +92,32 @@ def parse_json_object(request: Request) -> dict[str, Any]:
     return body
 
 
-def parse_object(request: Request) -> dict[str, Any]:
-    """Return the body as a dict of fields, from JSON or form-encoded input."""
-    mimetype = request.mimetype
+def _require_utf8(request: Request) -> None:
     charset = request.mimetype_params.get("charset", "utf-8").lower()
     if charset not in ("utf-8", "utf8"):
         raise Problem(415, "Unsupported Media Type", "Only UTF-8 bodies are accepted.")
+
+
+def parse_form_object(request: Request, max_fields: int = MAX_FIELDS) -> dict[str, str]:
+    """Return a form-encoded body as fields ({} when empty), for Akismet's protocol."""
+    raw = request.get_data(cache=True)
+    if not raw:
+        return {}
+    if request.mimetype != "application/x-www-form-urlencoded":
+        raise Problem(
+            415,
+            "Unsupported Media Type",
+            f"Content-Type {request.mimetype or 'none'} is not accepted:"
+            " send application/x-www-form-urlencoded.",
+        )
+    _require_utf8(request)
+    return parse_form(raw, max_fields=max_fields)
+
+
+def parse_object(request: Request) -> dict[str, Any]:
+    """Return the body as a dict of fields, from JSON or form-encoded input."""
+    mimetype = request.mimetype
+    _require_utf8(request)
     if mimetype == "application/json":
         body = parse_json(request.get_data(cache=True))
         if not isinstance(body, dict):
