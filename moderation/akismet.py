@@ -24,9 +24,8 @@ from sqlalchemy import select
 
 from moderation.api.comments import take_comment
 from moderation.auth import Principal
-from moderation.auth import PrincipalKind
-from moderation.auth import current_principal
 from moderation.auth import sign_in_site_key
+from moderation.auth import site_principal
 from moderation.bodies import parse_form_object
 from moderation.db import get_session
 from moderation.problems import Problem
@@ -65,17 +64,7 @@ def _sign_in(form: dict[str, str]) -> Principal:
     key = form.get("api_key") or form.get("key")
     if key:
         return sign_in_site_key(key)
-    principal = current_principal()
-    if principal is None:
-        raise Problem(
-            401,
-            "Unauthorized",
-            "Send the site key as the form field api_key (Akismet's API key).",
-            type="/problems/unauthorized",
-        )
-    if principal.kind is not PrincipalKind.SITE:
-        raise Problem(403, "Forbidden", "This endpoint is for sites (site keys).")
-    return principal
+    return site_principal("Send the site key as the form field api_key (Akismet's API key).")
 
 
 def _comment_in(form: dict[str, str]) -> CommentIn:
@@ -143,7 +132,7 @@ def _checked_comment(principal: Principal, form: dict[str, str]) -> int:
     site = principal.site
     guid = form.get("guid", "").strip()
     if guid:
-        comment_id = int(guid) if guid.isdecimal() else None
+        comment_id = int(guid) if guid.isdecimal() else 0  # ids start at 1: none matches
         stmt = select(Comment.id).where(Comment.id == comment_id, Comment.site_id == site.id)
     else:
         data = _comment_in(form)

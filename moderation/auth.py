@@ -31,6 +31,7 @@ from moderation.tables import Site
 from moderation.tables import User
 
 SITE_KEY_PREFIX = "msk_"
+SITE_ACTOR_PREFIX = "site:"  # audit events by a site: "site:<name>"
 USER_TOKEN_PREFIX = "mut_"  # noqa: S105 (a prefix, not a secret)
 CSRF = "moderation.csrf"
 SITE_KEYS = "moderation.site_keys"
@@ -105,7 +106,12 @@ class Principal:
         """Return a name for audit events."""
         if self.user is not None:
             return self.user.email
-        return f"site:{self.site.name}" if self.site else "anonymous"
+        return site_actor(self.site.name) if self.site else "anonymous"
+
+
+def site_actor(name: str) -> str:
+    """Return the audit-event actor of a site (its intake events and its own decisions)."""
+    return SITE_ACTOR_PREFIX + name
 
 
 def hash_secret(secret: str) -> str:
@@ -193,16 +199,24 @@ def current_principal() -> Principal | None:
     return g.principal
 
 
+def site_principal(
+    missing: str = "A site key is required: 'Authorization: Bearer <key>'.",
+) -> Principal:
+    """Return this request's caller if it is a site; 401 (`missing`) or 403 otherwise."""
+    principal = current_principal()
+    if principal is None:
+        raise _unauthorized(missing)
+    if principal.kind is not PrincipalKind.SITE:
+        raise Problem(403, "Forbidden", "This endpoint is for sites (site keys).")
+    return principal
+
+
 def require_site(view: F) -> F:
     """Let only a site (by its API key) call the view; the site is g.principal.site."""
 
     @functools.wraps(view)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
-        principal = current_principal()
-        if principal is None:
-            raise _unauthorized("A site key is required: 'Authorization: Bearer <key>'.")
-        if principal.kind is not PrincipalKind.SITE:
-            raise Problem(403, "Forbidden", "This endpoint is for sites (site keys).")
+        site_principal()
         return view(*args, **kwargs)
 
     return wrapped  # type: ignore[return-value]

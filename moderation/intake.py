@@ -25,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from moderation.auth import SiteIdentity
+from moderation.auth import site_actor
 from moderation.classifier import ClassifierHolder
 from moderation.classifier import ClassifierUnavailable
 from moderation.classifier import Doc
@@ -248,7 +249,7 @@ def submit_comment(
         _INSERT_EVENT,
         {
             "comment_id": comment_id,
-            "actor": f"site:{site.name}",
+            "actor": site_actor(site.name),
             "user_id": None,
             "at": now,
             "from_status": None,

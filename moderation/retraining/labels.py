@@ -17,6 +17,7 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from moderation.auth import SITE_ACTOR_PREFIX
 from moderation.classifier import Doc
 from moderation.tables import AuditEvent
 from moderation.tables import Comment
@@ -112,7 +113,7 @@ def moderator_labels(
     site's event that created the comment (from no status) is the intake's, not a label.
     """
     by_site_moderator = and_(
-        AuditEvent.actor.startswith("site:"), AuditEvent.from_status.is_not(None)
+        AuditEvent.actor.startswith(SITE_ACTOR_PREFIX), AuditEvent.from_status.is_not(None)
     )
     decided = (
         exists()
