@@ -9,6 +9,11 @@ from pydantic.json_schema import models_json_schema
 
 from moderation.api.admin import ADMIN_MODELS
 from moderation.api.admin import openapi_paths as admin_paths
+from moderation.api.openapi_parts import REF
+from moderation.api.openapi_parts import json_response
+from moderation.api.openapi_parts import param
+from moderation.api.openapi_parts import problem
+from moderation.api.openapi_parts import ref
 from moderation.api.queue import QUEUE_MODELS
 from moderation.api.queue import openapi_paths as queue_paths
 from moderation.api.views import bp
@@ -24,7 +29,6 @@ DOCUMENTED_MODELS: list[type[BaseModel]] = [
     *QUEUE_MODELS,
     *ADMIN_MODELS,
 ]
-REF = "#/components/schemas/{model}"
 
 PROBLEM_SCHEMA = {
     "type": "object",
@@ -42,22 +46,6 @@ PROBLEM_SCHEMA = {
 }
 
 
-def _problem(description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {
-            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
-        },
-    }
-
-
-def _json(model: type[BaseModel], description: str) -> dict[str, Any]:
-    return {
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": REF.format(model=model.__name__)}}},
-    }
-
-
 def build_document() -> dict[str, Any]:
     """Return the OpenAPI 3.1 document of the site API."""
     _, defs = models_json_schema(
@@ -66,7 +54,7 @@ def build_document() -> dict[str, Any]:
     )
     schemas = dict(defs.get("$defs", {}))
     schemas["Problem"] = PROBLEM_SCHEMA
-    body = {"$ref": REF.format(model="CommentIn")}
+    body = ref(CommentIn)
     return {
         "openapi": "3.1.0",
         "info": {"title": "Comment moderation API", "version": "1"},
@@ -88,25 +76,25 @@ def build_document() -> dict[str, Any]:
                         },
                     },
                     "responses": {
-                        "201": _json(CommentOut, "Stored, with its decision."),
-                        "400": _problem("Malformed body."),
-                        "401": _problem("Missing, unknown or revoked key."),
-                        "409": _problem("Duplicate comment."),
-                        "413": _problem("Body over 1 MiB."),
-                        "415": _problem("Not JSON or form-encoded."),
-                        "422": _problem("Invalid fields, named in errors."),
-                        "429": _problem("Flood: see Retry-After."),
-                        "503": _problem("Database unavailable: see Retry-After."),
+                        "201": json_response(CommentOut, "Stored, with its decision."),
+                        "400": problem("Malformed body."),
+                        "401": problem("Missing, unknown or revoked key."),
+                        "409": problem("Duplicate comment."),
+                        "413": problem("Body over 1 MiB."),
+                        "415": problem("Not JSON or form-encoded."),
+                        "422": problem("Invalid fields, named in errors."),
+                        "429": problem("Flood: see Retry-After."),
+                        "503": problem("Database unavailable: see Retry-After."),
                     },
                 }
             },
             "/api/v1/comments/{comment_id}": {
                 "get": {
                     "operationId": "get_comment",
-                    "parameters": [_path_param("comment_id", "integer")],
+                    "parameters": [param("comment_id", "path", "integer", "The comment.")],
                     "responses": {
-                        "200": _json(CommentOut, "The comment."),
-                        "404": _problem("No such comment for this caller."),
+                        "200": json_response(CommentOut, "The comment."),
+                        "404": problem("No such comment for this caller."),
                     },
                 }
             },
@@ -114,12 +102,12 @@ def build_document() -> dict[str, Any]:
                 "get": {
                     "operationId": "list_post_comments",
                     "parameters": [
-                        _path_param("post_id", "string"),
-                        _query_param("cursor", "string"),
-                        _query_param("limit", "integer"),
+                        param("post_id", "path", "string", "The site's id for the post."),
+                        param("cursor", "query", "string", "next_cursor of the previous page."),
+                        param("limit", "query", "integer", "Threads per page.", minimum=1),
                     ],
                     "responses": {
-                        "200": _json(PostCommentsPage, "Approved threads."),
+                        "200": json_response(PostCommentsPage, "Approved threads."),
                     },
                 }
             },
@@ -127,14 +115,6 @@ def build_document() -> dict[str, Any]:
             **admin_paths(),
         },
     }
-
-
-def _path_param(name: str, kind: str) -> dict[str, Any]:
-    return {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
-
-
-def _query_param(name: str, kind: str) -> dict[str, Any]:
-    return {"name": name, "in": "query", "required": False, "schema": {"type": kind}}
 
 
 @bp.get("/openapi.json")

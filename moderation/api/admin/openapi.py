@@ -26,6 +26,9 @@ from moderation.api.admin.schemas import TrainingJobOut
 from moderation.api.admin.schemas import UserIn
 from moderation.api.admin.schemas import UserList
 from moderation.api.admin.schemas import UserOut
+from moderation.api.openapi_parts import json_body
+from moderation.api.openapi_parts import json_response
+from moderation.api.openapi_parts import problem
 
 # --- OpenAPI: moderation/api/openapi.py adds these models and paths to its document ---
 
@@ -51,23 +54,6 @@ ADMIN_MODELS: list[type[BaseModel]] = [
     ErasureIn,
     ErasureOut,
 ]
-_REF = "#/components/schemas/{model}"
-
-
-def _body(model: type[BaseModel]) -> dict[str, Any]:
-    schema = {"$ref": _REF.format(model=model.__name__)}
-    return {"required": False, "content": {"application/json": {"schema": schema}}}
-
-
-def _ok(model: type[BaseModel], description: str) -> dict[str, Any]:
-    schema = {"$ref": _REF.format(model=model.__name__)}
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _problem(description: str) -> dict[str, Any]:
-    schema = {"$ref": "#/components/schemas/Problem"}
-    content = {"application/problem+json": {"schema": schema}}
-    return {"description": description, "content": content}
 
 
 def _op(
@@ -83,13 +69,13 @@ def _op(
         "tags": ["admin"],
         "responses": {
             **responses,
-            "401": _problem("No credentials."),
-            "403": _problem("Not an admin."),
+            "401": problem("No credentials."),
+            "403": problem("Not an admin."),
         },
     }
     if body is not None:
-        operation["requestBody"] = _body(body)
-        operation["responses"]["422"] = _problem("Invalid fields, named in errors.")
+        operation["requestBody"] = json_body(body)
+        operation["responses"]["422"] = problem("Invalid fields, named in errors.")
     if params:
         operation["parameters"] = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "integer"}}
@@ -101,31 +87,35 @@ def _op(
 def openapi_paths() -> dict[str, Any]:
     """Return the admin part of the OpenAPI paths."""
     root = "/api/v1/admin"
-    not_found = _problem("No such item.")
+    not_found = problem("No such item.")
     return {
         f"{root}/training-jobs": {
             "post": _op(
                 "create_training_job",
                 "Queue a retraining.",
                 {
-                    "202": _ok(TrainingJobOut, "Queued; see Location."),
-                    "409": _problem("A job is already open."),
+                    "202": json_response(TrainingJobOut, "Queued; see Location."),
+                    "409": problem("A job is already open."),
                 },
                 TrainingJobIn,
             ),
-            "get": _op("list_training_jobs", "Latest jobs.", {"200": _ok(TrainingJobList, "")}),
+            "get": _op(
+                "list_training_jobs", "Latest jobs.", {"200": json_response(TrainingJobList, "")}
+            ),
         },
         f"{root}/training-jobs/{{job_id}}": {
             "get": _op(
                 "get_training_job",
                 "A job's status, log and version.",
-                {"200": _ok(TrainingJobOut, ""), "404": not_found},
+                {"200": json_response(TrainingJobOut, ""), "404": not_found},
                 params=("job_id",),
             )
         },
         f"{root}/model-versions": {
             "get": _op(
-                "list_model_versions", "Versions with metrics.", {"200": _ok(ModelVersionList, "")}
+                "list_model_versions",
+                "Versions with metrics.",
+                {"200": json_response(ModelVersionList, "")},
             )
         },
         f"{root}/model-versions/{{version_id}}/promote": {
@@ -133,9 +123,9 @@ def openapi_paths() -> dict[str, Any]:
                 "promote_model_version",
                 "Make a version active (refused when worse unless force).",
                 {
-                    "200": _ok(PromotionOut, "Promoted."),
+                    "200": json_response(PromotionOut, "Promoted."),
                     "404": not_found,
-                    "409": _problem("Worse than the active version, or not loadable."),
+                    "409": problem("Worse than the active version, or not loadable."),
                 },
                 PromoteIn,
                 ("version_id",),
@@ -145,20 +135,28 @@ def openapi_paths() -> dict[str, Any]:
             "post": _op(
                 "rollback_model_version",
                 "Reactivate the previously active version.",
-                {"200": _ok(PromotionOut, ""), "409": _problem("Nothing to roll back to.")},
+                {
+                    "200": json_response(PromotionOut, ""),
+                    "409": problem("Nothing to roll back to."),
+                },
             )
         },
         f"{root}/settings": {
-            "get": _op("get_settings", "Current settings.", {"200": _ok(SettingsOut, "")}),
+            "get": _op(
+                "get_settings", "Current settings.", {"200": json_response(SettingsOut, "")}
+            ),
             "patch": _op(
-                "update_settings", "Change settings.", {"200": _ok(SettingsOut, "")}, SettingsPatch
+                "update_settings",
+                "Change settings.",
+                {"200": json_response(SettingsOut, "")},
+                SettingsPatch,
             ),
         },
         f"{root}/settings/preview": {
             "post": _op(
                 "preview_settings_change",
                 "Decide the last 1,000 comments under proposed settings.",
-                {"200": _ok(PreviewOut, "")},
+                {"200": json_response(PreviewOut, "")},
                 SettingsPatch,
             )
         },
@@ -166,16 +164,16 @@ def openapi_paths() -> dict[str, Any]:
             "post": _op(
                 "erase_commenter",
                 "Delete every comment of an email address (replies by others stay).",
-                {"200": _ok(ErasureOut, "Erased.")},
+                {"200": json_response(ErasureOut, "Erased.")},
                 ErasureIn,
             )
         },
         f"{root}/sites": {
-            "get": _op("list_sites", "Sites.", {"200": _ok(SiteList, "")}),
+            "get": _op("list_sites", "Sites.", {"200": json_response(SiteList, "")}),
             "post": _op(
                 "create_site_key",
                 "Create a site; its key is shown once.",
-                {"201": _ok(SiteCreated, ""), "409": _problem("Name taken.")},
+                {"201": json_response(SiteCreated, ""), "409": problem("Name taken.")},
                 SiteIn,
             ),
         },
@@ -183,16 +181,16 @@ def openapi_paths() -> dict[str, Any]:
             "post": _op(
                 "revoke_site_key",
                 "Revoke a site's key.",
-                {"200": _ok(SiteOut, ""), "404": not_found},
+                {"200": json_response(SiteOut, ""), "404": not_found},
                 params=("site_id",),
             )
         },
         f"{root}/users": {
-            "get": _op("list_users", "Accounts.", {"200": _ok(UserList, "")}),
+            "get": _op("list_users", "Accounts.", {"200": json_response(UserList, "")}),
             "post": _op(
                 "create_account",
                 "Create an account.",
-                {"201": _ok(UserOut, ""), "409": _problem("Email taken.")},
+                {"201": json_response(UserOut, ""), "409": problem("Email taken.")},
                 UserIn,
             ),
         },
@@ -200,7 +198,11 @@ def openapi_paths() -> dict[str, Any]:
             "patch": _op(
                 "update_account",
                 "Change role, disabled or password.",
-                {"200": _ok(UserOut, ""), "404": not_found, "409": _problem("Last admin.")},
+                {
+                    "200": json_response(UserOut, ""),
+                    "404": not_found,
+                    "409": problem("Last admin."),
+                },
                 UserPatch,
                 ("user_id",),
             )
@@ -209,7 +211,7 @@ def openapi_paths() -> dict[str, Any]:
             "post": _op(
                 "issue_account_token",
                 "Issue a personal API token (shown once).",
-                {"201": _ok(TokenOut, ""), "404": not_found},
+                {"201": json_response(TokenOut, ""), "404": not_found},
                 params=("user_id",),
             )
         },

@@ -6,6 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from moderation.api.openapi_parts import json_body
+from moderation.api.openapi_parts import json_response
+from moderation.api.openapi_parts import param
+from moderation.api.openapi_parts import problems
 from moderation.api.queue.schemas import ALL_STATUSES
 from moderation.api.queue.schemas import BulkDecisionIn
 from moderation.api.queue.schemas import BulkDecisionOut
@@ -24,68 +28,38 @@ QUEUE_MODELS: list[type[BaseModel]] = [
     DecisionOut,
     BulkDecisionOut,
 ]
-_REF = "#/components/schemas/{model}"
-_PROBLEM = {"$ref": "#/components/schemas/Problem"}
-
-
-def _response(model: type[BaseModel], description: str) -> dict[str, Any]:
-    schema = {"$ref": _REF.format(model=model.__name__)}
-    return {"description": description, "content": {"application/json": {"schema": schema}}}
-
-
-def _problems(**described: str) -> dict[str, Any]:
-    return {
-        code.lstrip("_"): {
-            "description": text,
-            "content": {"application/problem+json": {"schema": _PROBLEM}},
-        }
-        for code, text in described.items()
-    }
-
-
-def _param(name: str, where: str, kind: str, description: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": where,
-        "required": where == "path",
-        "description": description,
-        "schema": {"type": kind, **extra},
-    }
 
 
 def openapi_paths() -> dict[str, Any]:
     """Return the OpenAPI path items of the moderator endpoints."""
-    auth = _problems(
+    auth = problems(
         _401="No token or session.",
         _403="Not a moderator or admin.",
     )
-    comment_id = _param("comment_id", "path", "integer", "The comment.")
-    decision_body = {
-        "required": False,
-        "content": {"application/json": {"schema": {"$ref": _REF.format(model="DecisionIn")}}},
-    }
+    comment_id = param("comment_id", "path", "integer", "The comment.")
+    decision_body = json_body(DecisionIn)
     return {
         "/api/v1/queue": {
             "get": {
                 "operationId": "list_queue",
                 "summary": "List the review queue, newest first (keyset pagination).",
                 "parameters": [
-                    _param(
+                    param(
                         "status",
                         "query",
                         "string",
                         "Which status (default pending).",
                         enum=[*(s.value for s in Status), ALL_STATUSES],
                     ),
-                    _param("post_id", "query", "string", "Only this post."),
-                    _param("site", "query", "string", "Only this site (by name)."),
-                    _param("q", "query", "string", "Search author name, email and text."),
-                    _param("cursor", "query", "string", "next_cursor of the previous page."),
-                    _param("limit", "query", "integer", "Page size.", minimum=1),
+                    param("post_id", "query", "string", "Only this post."),
+                    param("site", "query", "string", "Only this site (by name)."),
+                    param("q", "query", "string", "Search author name, email and text."),
+                    param("cursor", "query", "string", "next_cursor of the previous page."),
+                    param("limit", "query", "integer", "Page size.", minimum=1),
                 ],
                 "responses": {
-                    "200": _response(QueuePageOut, "A page and the counts per status."),
-                    **_problems(_400="Bad cursor or limit.", _422="Bad filter, named."),
+                    "200": json_response(QueuePageOut, "A page and the counts per status."),
+                    **problems(_400="Bad cursor or limit.", _422="Bad filter, named."),
                     **auth,
                 },
             }
@@ -98,13 +72,13 @@ def openapi_paths() -> dict[str, Any]:
                 " comment changed meanwhile answers 409 and nothing changes.",
                 "parameters": [
                     comment_id,
-                    _param("action", "path", "string", "", enum=[a.value for a in Action]),
-                    _param("If-Match", "header", "string", "The comment's ETag."),
+                    param("action", "path", "string", "", enum=[a.value for a in Action]),
+                    param("If-Match", "header", "string", "The comment's ETag."),
                 ],
                 "requestBody": decision_body,
                 "responses": {
-                    "200": _response(DecisionOut, "The comment after the decision."),
-                    **_problems(
+                    "200": json_response(DecisionOut, "The comment after the decision."),
+                    **problems(
                         _400="Malformed body, or a browser session without its CSRF token.",
                         _404="No such comment.",
                         _409="Changed meanwhile, or a duplicate would be restored.",
@@ -118,17 +92,10 @@ def openapi_paths() -> dict[str, Any]:
             "post": {
                 "operationId": "decide_comments",
                 "summary": "Apply several decisions, all or none.",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "application/json": {
-                            "schema": {"$ref": _REF.format(model="BulkDecisionIn")}
-                        }
-                    },
-                },
+                "requestBody": json_body(BulkDecisionIn, required=True),
                 "responses": {
-                    "200": _response(BulkDecisionOut, "Every decision applied."),
-                    **_problems(
+                    "200": json_response(BulkDecisionOut, "Every decision applied."),
+                    **problems(
                         _400="Malformed body, or a browser session without its CSRF token.",
                         _404="Unknown comments (errors names them); nothing applied.",
                         _409="Stale or clashing comments (errors names them); nothing applied.",
@@ -144,8 +111,8 @@ def openapi_paths() -> dict[str, Any]:
                 "summary": "A comment as moderators see it, with its audit trail.",
                 "parameters": [comment_id],
                 "responses": {
-                    "200": _response(CommentHistory, "The comment and its history."),
-                    **_problems(_404="No such comment."),
+                    "200": json_response(CommentHistory, "The comment and its history."),
+                    **problems(_404="No such comment."),
                     **auth,
                 },
             }
