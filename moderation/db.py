@@ -24,6 +24,15 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
+LIKE_ESCAPE = "/"
+
+
+def escape_like(text: str) -> str:
+    """Return text matched literally inside a LIKE pattern (with escape=LIKE_ESCAPE)."""
+    e = LIKE_ESCAPE
+    return text.replace(e, e + e).replace("%", e + "%").replace("_", e + "_")
+
+
 def make_engine(url: str, connect_timeout: int = 2) -> Engine:
     """Create an engine: SQLite in WAL mode with write transactions begun IMMEDIATE."""
     if url.startswith("sqlite"):

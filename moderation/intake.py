@@ -42,6 +42,7 @@ from moderation.schemas import CommentOut
 from moderation.settings import ModerationSettings
 from moderation.tables import AuditEvent
 from moderation.tables import Comment
+from moderation.tables import FloodKind
 from moderation.tables import FloodMark
 from moderation.tables import Status
 from moderation.tables import UTCDateTime
@@ -117,12 +118,13 @@ def claim_flood_slots(
     """
     if seconds <= 0:
         return
-    keys = [f"{site.id}:email:{data.author_email.casefold()}"]
+    kinds = {FloodMark.key_of(site.id, FloodKind.EMAIL, data.author_email): FloodKind.EMAIL}
     if data.author_ip:
-        keys.append(f"{site.id}:ip:{data.author_ip}")
+        kinds[FloodMark.key_of(site.id, FloodKind.IP, data.author_ip)] = FloodKind.IP
+    keys = list(kinds)
     cutoff = now - timedelta(seconds=seconds)
     claimed = set(session.scalars(_FLOOD_UPSERTS[len(keys)], _flood_params(keys, now, cutoff)))
-    for key in keys:
+    for key, kind in kinds.items():
         if key in claimed:
             continue
         last = session.scalar(select(FloodMark.last_at).where(FloodMark.key == key))
@@ -131,8 +133,7 @@ def claim_flood_slots(
         raise Problem(
             429,
             "Too many comments",
-            f"Comments from the same {key.split(':')[1]} must be {seconds} s apart;"
-            f" retry in {retry} s.",
+            f"Comments from the same {kind} must be {seconds} s apart; retry in {retry} s.",
             type="/problems/flood",
             headers={"Retry-After": str(retry)},
         )

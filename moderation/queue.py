@@ -22,6 +22,8 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from moderation.auth import Principal
+from moderation.db import LIKE_ESCAPE
+from moderation.db import escape_like
 from moderation.intake import dedupe_key
 from moderation.intake import duplicate_problem
 from moderation.problems import Problem
@@ -128,8 +130,8 @@ def _conditions(queue: QueueFilter, *, with_status: bool = True) -> list[ColumnE
     if queue.post_id is not None:
         conditions.append(Comment.post_id == queue.post_id)
     if queue.q:
-        pattern = "%" + _escape_like(queue.q.strip()) + "%"
-        conditions.append(search_text().like(func.lower(pattern), escape="/"))
+        pattern = "%" + escape_like(queue.q.strip()) + "%"
+        conditions.append(search_text().like(func.lower(pattern), escape=LIKE_ESCAPE))
     return conditions
 
 
@@ -147,10 +149,6 @@ def search_text() -> ColumnElement[str]:
         .concat(space)
         .concat(func.lower(Comment.content_raw))
     )
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("/", "//").replace("%", "/%").replace("_", "/_")
 
 
 def list_queue(

@@ -17,7 +17,10 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import aliased
 
+from moderation.db import LIKE_ESCAPE
+from moderation.db import escape_like
 from moderation.tables import Comment
+from moderation.tables import FloodKind
 from moderation.tables import FloodMark
 from moderation.tables import Status
 
@@ -101,7 +104,7 @@ def erase_commenter(session: Session, email: str) -> ErasureResult:
     mine = aliased(Comment)  # an alias, so the subquery never correlates to the UPDATE
     their_ids = select(mine.id).where(func.lower(mine.author_email) == address)
     ip_keys = [
-        f"{site_id}:ip:{ip}"
+        FloodMark.key_of(site_id, FloodKind.IP, ip)
         for site_id, ip in session.execute(
             select(Comment.site_id, Comment.author_ip)
             .where(theirs, Comment.author_ip.is_not(None))
@@ -123,7 +126,10 @@ def erase_commenter(session: Session, email: str) -> ErasureResult:
     marks = session.execute(
         delete(FloodMark)
         .where(
-            FloodMark.key.like(f"%:email:{_escape_like(address)}", escape="\\")
+            FloodMark.key.like(
+                "%" + escape_like(FloodMark.key_of("", FloodKind.EMAIL, address)),
+                escape=LIKE_ESCAPE,
+            )
             | FloodMark.key.in_(ip_keys)
         )
         .execution_options(synchronize_session=False)
@@ -131,7 +137,3 @@ def erase_commenter(session: Session, email: str) -> ErasureResult:
     return ErasureResult(
         comments_deleted=deleted, replies_detached=detached, flood_marks_deleted=marks
     )
-
-
-def _escape_like(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

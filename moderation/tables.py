@@ -214,6 +214,13 @@ class AuditEvent(Base):
     __table_args__ = (Index("ix_audit_events_comment", "comment_id", "at"),)
 
 
+class FloodKind(enum.StrEnum):
+    """What a flood mark counts comments by."""
+
+    EMAIL = "email"
+    IP = "ip"
+
+
 class FloodMark(Base):
     """The last comment time per (site, IP) and (site, email); a database row so that
     the flood check holds across worker processes and hosts."""
@@ -222,6 +229,16 @@ class FloodMark(Base):
 
     key: Mapped[str] = mapped_column(String(200), primary_key=True)
     last_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    @staticmethod
+    def key_of(site_id: int | str, kind: FloodKind, value: str) -> str:
+        """Return a mark's key, `<site>:<kind>:<value>` (an email casefolded).
+
+        With site_id "" it is the key's ending, to match a value on every site.
+        """
+        if kind is FloodKind.EMAIL:
+            value = value.casefold()
+        return f"{site_id}:{kind}:{value}"
 
 
 class Setting(Base):

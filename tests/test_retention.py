@@ -160,6 +160,26 @@ def test_admin_erases_every_comment_of_an_address(client, creds, site_api, comme
 
 
 @pytest.mark.parametrize(
+    ("posted_as", "erased_as"),
+    [("ada_x@example.org", "ADA_X@example.org"), ("Straße@example.org", "straße@example.org")],
+    ids=["like-wildcard-in-address", "casefold-differs-from-lower"],
+)
+def test_erasure_deletes_the_flood_marks_the_intake_wrote(
+    client, creds, site_api, session, posted_as, erased_as
+):
+    assert site_api.post(author_email=posted_as).status_code == 201
+    assert site_api.post(author_email="adaxx@example.org").status_code == 201
+    response = client.post(
+        ERASURES, json={"author_email": erased_as}, headers=creds.headers("admin")
+    )
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["flood_marks_deleted"] == 2  # its email and its IP
+    left = list(session.scalars(select(FloodMark.key)))
+    assert len(left) == 2  # the other commenter's email and IP
+    assert any("adaxx@example.org" in key for key in left)
+
+
+@pytest.mark.parametrize(
     ("body", "field"),
     [
         ({}, "author_email"),
