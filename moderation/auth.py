@@ -15,7 +15,9 @@ from typing import TypeVar
 from flask import Flask
 from flask import current_app
 from flask import g
+from flask import redirect
 from flask import request
+from flask import url_for
 from flask_login import LoginManager
 from flask_login import current_user
 from flask_wtf.csrf import CSRFProtect
@@ -246,6 +248,23 @@ def require_role(role: Role) -> Callable[[F], F]:
         @functools.wraps(view)
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             check_role(current_principal(), role)
+            return view(*args, **kwargs)
+
+        return wrapped  # type: ignore[return-value]
+
+    return decorator
+
+
+def page_role(role: Role) -> Callable[[F], F]:
+    """For pages: send anonymous visitors to sign in, then let only users with `role` in."""
+
+    def decorator(view: F) -> F:
+        @functools.wraps(view)
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            principal = current_principal()
+            if principal is None:
+                return redirect(url_for("review.login", next=request.full_path.rstrip("?")))
+            check_role(principal, role)
             return view(*args, **kwargs)
 
         return wrapped  # type: ignore[return-value]

@@ -2,26 +2,20 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from typing import Any
-from typing import TypeVar
 
 from flask import Blueprint
 from flask import Response
 from flask import flash
-from flask import redirect
 from flask import render_template
 from flask import request
-from flask import url_for
 
-from moderation.auth import check_role
 from moderation.auth import current_principal
+from moderation.auth import page_role
 from moderation.problems import Problem
 from moderation.tables import Role
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
-F = TypeVar("F", bound=Callable[..., Any])
 NAV = (
     ("admin.versions_page", "Classifier"),
     ("admin.settings_page", "Settings"),
@@ -31,18 +25,8 @@ NAV = (
 )
 
 
-def admin_page(view: F) -> F:
-    """Send anonymous visitors to sign in; let only admins in (CSRF checked on posts)."""
-
-    @functools.wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        principal = current_principal()
-        if principal is None:
-            return redirect(url_for("review.login", next=request.full_path.rstrip("?")))
-        check_role(principal, Role.ADMIN)
-        return view(*args, **kwargs)
-
-    return wrapped  # type: ignore[return-value]
+# Send anonymous visitors to sign in; let only admins in (CSRF checked on posts).
+admin_page = page_role(Role.ADMIN)
 
 
 def render_page(template: str, status: int = 200, **context: Any) -> Response:

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any
-from typing import TypeVar
 from urllib.parse import urlsplit
 
 from flask import Blueprint
@@ -27,9 +23,9 @@ from moderation.api.queue import ALL_STATUSES
 from moderation.api.queue import etag_of
 from moderation.api.queue import load_queue_view
 from moderation.auth import CSRF
-from moderation.auth import check_role
 from moderation.auth import current_principal
 from moderation.auth import end_login_session
+from moderation.auth import page_role
 from moderation.auth import start_login_session
 from moderation.db import get_session
 from moderation.review.signin import Outcome
@@ -41,7 +37,6 @@ from moderation.tables import Status
 from moderation.tables import utcnow
 
 bp = Blueprint("review", __name__, url_prefix="/review")
-F = TypeVar("F", bound=Callable[..., Any])
 TABS = (Status.PENDING, Status.SPAM, Status.APPROVED, Status.REJECTED)
 
 
@@ -52,18 +47,8 @@ def _page(body: str, status: int = 200) -> Response:
     return response
 
 
-def moderator_page(view: F) -> F:
-    """Send anonymous visitors to the sign-in page; let only moderators and admins in."""
-
-    @functools.wraps(view)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        principal = current_principal()
-        if principal is None:
-            return redirect(url_for("review.login", next=request.full_path.rstrip("?")))
-        check_role(principal, Role.MODERATOR)
-        return view(*args, **kwargs)
-
-    return wrapped  # type: ignore[return-value]
+# Send anonymous visitors to the sign-in page; let only moderators and admins in.
+moderator_page = page_role(Role.MODERATOR)
 
 
 def _safe_next(target: str | None) -> str:
