@@ -75,21 +75,12 @@ def parse_form(raw: bytes, max_fields: int = MAX_FIELDS) -> dict[str, str]:
     return form
 
 
-def parse_json_object(request: Request) -> dict[str, Any]:
-    """Return an optional JSON object body ({} when empty), for the moderator/admin API."""
-    raw = request.get_data(cache=True)
-    if not raw:
-        return {}
-    if request.mimetype != "application/json":
-        raise Problem(
-            415,
-            "Unsupported Media Type",
-            f"Content-Type {request.mimetype or 'none'} is not accepted: send application/json.",
-        )
-    body = parse_json(raw)
-    if not isinstance(body, dict):
-        raise _bad_body("The JSON body must be an object.")
-    return body
+def _unsupported(request: Request, accepted: str) -> Problem:
+    return Problem(
+        415,
+        "Unsupported Media Type",
+        f"Content-Type {request.mimetype or 'none'} is not accepted: send {accepted}.",
+    )
 
 
 def _require_utf8(request: Request) -> None:
@@ -98,18 +89,26 @@ def _require_utf8(request: Request) -> None:
         raise Problem(415, "Unsupported Media Type", "Only UTF-8 bodies are accepted.")
 
 
+def parse_json_object(request: Request) -> dict[str, Any]:
+    """Return an optional JSON object body ({} when empty), for the moderator/admin API."""
+    raw = request.get_data(cache=True)
+    if not raw:
+        return {}
+    if request.mimetype != "application/json":
+        raise _unsupported(request, "application/json")
+    body = parse_json(raw)
+    if not isinstance(body, dict):
+        raise _bad_body("The JSON body must be an object.")
+    return body
+
+
 def parse_form_object(request: Request, max_fields: int = MAX_FIELDS) -> dict[str, str]:
     """Return a form-encoded body as fields ({} when empty), for Akismet's protocol."""
     raw = request.get_data(cache=True)
     if not raw:
         return {}
     if request.mimetype != "application/x-www-form-urlencoded":
-        raise Problem(
-            415,
-            "Unsupported Media Type",
-            f"Content-Type {request.mimetype or 'none'} is not accepted:"
-            " send application/x-www-form-urlencoded.",
-        )
+        raise _unsupported(request, "application/x-www-form-urlencoded")
     _require_utf8(request)
     return parse_form(raw, max_fields=max_fields)
 
@@ -126,10 +125,4 @@ def parse_object(request: Request) -> dict[str, Any]:
         return body
     if mimetype == "application/x-www-form-urlencoded":
         return parse_form(request.get_data(cache=True))
-    given = mimetype or "none"
-    raise Problem(
-        415,
-        "Unsupported Media Type",
-        f"Content-Type {given} is not accepted: send application/json or"
-        " application/x-www-form-urlencoded.",
-    )
+    raise _unsupported(request, "application/json or application/x-www-form-urlencoded")
