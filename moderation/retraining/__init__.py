@@ -69,7 +69,6 @@ from moderation.retraining.labels import available_corpus_files
 from moderation.retraining.labels import corpus_dir
 from moderation.retraining.labels import corpus_examples
 from moderation.retraining.labels import decision_examples
-from moderation.retraining.labels import doc_of
 from moderation.retraining.labels import held_out
 from moderation.retraining.labels import moderator_labels
 from moderation.retraining.labels import resolve_corpus_file
@@ -116,7 +115,6 @@ __all__ = [
     "corpus_examples",
     "correction_text",
     "decision_examples",
-    "doc_of",
     "evaluate_pair",
     "evaluate_scores",
     "held_out",

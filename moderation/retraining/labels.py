@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from moderation.auth import SITE_ACTOR_PREFIX
 from moderation.classifier import Doc
+from moderation.rescore import doc_of
 from moderation.tables import AuditEvent
 from moderation.tables import Comment
 from moderation.tables import Status
@@ -131,16 +132,6 @@ def moderator_labels(
             return {}
         stmt = stmt.where(Comment.id.in_(ids))
     return {cid: status is Status.SPAM for cid, status in session.execute(stmt)}
-
-
-def doc_of(comment: Comment) -> Doc:
-    """Return what the classifier reads of a stored comment."""
-    return Doc(
-        content=comment.content_raw,
-        author_name=comment.author_name,
-        author_email=comment.author_email,
-        author_url=comment.author_url,
-    )
 
 
 def decision_examples(session: Session, since: datetime | None = None) -> list[Example]:
