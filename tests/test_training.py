@@ -18,6 +18,7 @@ from moderation import training
 from moderation.classifier import ArtifactRefused
 from moderation.classifier import Doc
 from moderation.classifier import load_version
+from moderation.classifier.artifact import sha256_of
 from moderation.settings import ModerationSettings
 from moderation.tables import ClassifierVersion
 from moderation.tables import Site
@@ -159,7 +160,7 @@ def test_train_evaluates_and_builds_a_loadable_version():
     assert {"accuracy", "f1", "roc_auc", "mcc", "fpr_spam", "fpr_hold"} <= m.keys()
     assert m["roc_auc"] > 0.8  # cross-validated on 28 texts: a sanity floor
     manifest = trained.manifest
-    assert manifest["sha256"] == training.sha256_of(trained.artifact)
+    assert manifest["sha256"] == sha256_of(trained.artifact)
     assert manifest["libraries"]["scikit-learn"]
     assert manifest["command"] == "flask model train x.csv"
     assert manifest["training_data"]["n"] == len(HAM) + len(SPAM)
@@ -202,7 +203,7 @@ def test_store_version_adds_an_inactive_row_with_its_id(app):
         row = s.get(ClassifierVersion, version_id)
         assert row.active is False
         assert row.manifest["version"] == version_id
-        assert row.sha256 == training.sha256_of(row.artifact)
+        assert row.sha256 == sha256_of(row.artifact)
         assert row.metrics["validation"]["n"] == len(HAM) + len(SPAM)
 
 

@@ -1,13 +1,13 @@
-"""Flask CLI commands: db, setup, sites, users, comments (and model, from the classifier)."""
+"""Flask CLI commands: db, setup, sites, users, comments, model."""
 
 from __future__ import annotations
 
 from flask import Flask
 
-from moderation import cli_model
 from moderation.cli import accounts
 from moderation.cli import comments
 from moderation.cli import database
+from moderation.cli import model
 
 
 def init_app(app: Flask) -> None:
@@ -17,4 +17,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(accounts.sites_group)
     app.cli.add_command(accounts.users_group)
     app.cli.add_command(comments.comments_group)
-    cli_model.register(app)
+    model.register(app)
