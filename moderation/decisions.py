@@ -19,6 +19,7 @@ class ReasonCode(enum.StrEnum):
     MODERATION_WORD = "moderation_word"
     TOO_MANY_LINKS = "too_many_links"
     SPAM_SCORE = "spam_score"
+    LINKS_ALONE = "links_alone"
     HOLD_SCORE = "hold_score"
     LOW_SCORE = "low_score"
     CLASSIFIER_UNAVAILABLE = "classifier_unavailable"
@@ -139,8 +140,20 @@ def decide(signals: Signals, settings: ModerationSettings) -> Verdict:
         features = tuple(
             {"feature": c.feature, "weight": round(c.weight, 4)} for c in score.top_features
         )
-        p = score.spam_probability
-        if p >= settings.spam_threshold:
+        p, own = score.spam_probability, score.without_links
+        if (
+            p >= settings.spam_threshold
+            and settings.links_alone_never_spam
+            and own is not None
+            and own < settings.spam_threshold
+        ):
+            hold = True
+            code, detail = (
+                ReasonCode.LINKS_ALONE,
+                f"{p:.2f} ≥ {settings.spam_threshold:.2f} with its links, {own:.2f} without:"
+                " held, not spam",
+            )
+        elif p >= settings.spam_threshold:
             spam = True
             code, detail = (
                 ReasonCode.SPAM_SCORE,

@@ -26,6 +26,10 @@ LINK_RE = re.compile(
 )
 SCHEME_RE = re.compile(r"^(?:https?://)?(?:www\.)?", re.IGNORECASE)
 REPEAT_RE = re.compile(r"(\S)\1{2,}")
+WORD_RE = re.compile(r"\w+")
+# Words of its own a comment needs besides its links to be scored without them: about a
+# sentence, not a caption for a link ("check this out", "please like").
+LINK_FREE_MIN_WORDS = 6
 SIGNALS = ("links", "author_url", "length", "capitals", "digits", "repeats")
 
 
@@ -45,6 +49,21 @@ def host_of(url: str) -> str:
 def links_in(text: str) -> list[str]:
     """Return the links (URLs, www. names and bare domains) in normalized text."""
     return LINK_RE.findall(text)
+
+
+def without_links(content: str) -> str | None:
+    """Return the comment with its links taken out, for scoring its own words alone.
+
+    None when it has no link, or fewer than LINK_FREE_MIN_WORDS words besides them. The
+    text comes back HTML-escaped, so that normalize() reads it as this text again.
+    """
+    text = normalize(content)
+    if not LINK_RE.search(text):
+        return None
+    rest = LINK_RE.sub(" ", text)
+    if len(WORD_RE.findall(rest)) < LINK_FREE_MIN_WORDS:
+        return None
+    return html.escape(rest, quote=False)
 
 
 def meta_tokens(doc: Any, links: Sequence[str]) -> str:

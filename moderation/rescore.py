@@ -138,6 +138,7 @@ def apply_score(
         with session.begin_nested():
             comment.status = verdict.status
             comment.spam_score = score.spam_probability
+            comment.spam_score_without_links = score.without_links
             comment.classifier_version = score.version
             comment.reasons = [reason.as_dict() for reason in verdict.reasons]
             comment.updated_at = now

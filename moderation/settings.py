@@ -28,6 +28,9 @@ class ModerationSettings:
     moderation_words: tuple[str, ...] = ()
     trust_new_authors: bool = False
     max_links: int = 2
+    # A comment whose own words score below the spam threshold is held, not sent to
+    # spam, when only its links push it over (the corpora teach "a link = spam").
+    links_alone_never_spam: bool = True
 
     def as_dict(self) -> dict[str, Any]:
         """Return the settings as JSON-ready values."""

@@ -99,6 +99,7 @@ def test_settings_round_trip_and_every_worker_reads_them(app, client, creds):
         ({"spam_threshold": 1.5}, {"spam_threshold"}),
         ({"hold_threshold": "0.5x"}, {"hold_threshold"}),
         ({"trust_new_authors": "yes"}, {"trust_new_authors"}),
+        ({"links_alone_never_spam": 1}, {"links_alone_never_spam"}),
         ({"disallowed_words": "casino"}, {"disallowed_words"}),
         ({"disallowed_words": ["x" * 101]}, {"disallowed_words"}),
         ({"max_links": -1}, {"max_links"}),
@@ -132,6 +133,7 @@ def add_comment(s, site_id: int, n: int, score: float | None, **fields: Any) -> 
         content_html=fields.get("content", f"comment number {n}"),
         status=fields.get("status", Status.PENDING),
         spam_score=score,
+        spam_score_without_links=fields.get("without_links"),
         classifier_version=1 if score is not None else None,
         reasons=[],
         created_at=now,
@@ -204,6 +206,24 @@ def test_preview_with_trusted_new_authors_and_words(app, client, creds):
     assert body["current"] == {"pending": 2, "approved": 0, "spam": 0}
     assert body["proposed"] == {"pending": 0, "approved": 1, "spam": 1}
     assert body["changed_total"] == 2
+
+
+def test_preview_shows_what_the_links_alone_rule_keeps_out_of_spam(app, client, creds):
+    with db.new_session(app, write=True) as s:
+        site_id = s.scalar(select(Site.id).where(Site.name == "blog"))
+        reader = add_comment(s, site_id, 1, 0.97, without_links=0.1, content="See bbc.co.uk")
+        add_comment(s, site_id, 2, 0.97, without_links=0.95, status=Status.SPAM)
+        add_comment(s, site_id, 3, 0.97, status=Status.SPAM)  # no words of its own
+        s.commit()
+        reader_id = reader.id
+    body = admin_send(
+        client, creds, "POST", "/settings/preview", {"links_alone_never_spam": False}
+    ).get_json()
+    assert body["current"] == {"pending": 1, "approved": 0, "spam": 2}
+    assert body["proposed"] == {"pending": 0, "approved": 0, "spam": 3}
+    assert [(c["id"], c["current"], c["proposed"]) for c in body["changed"]] == [
+        (reader_id, "pending", "spam")
+    ]
 
 
 def test_preview_refuses_crossed_thresholds(client, creds):

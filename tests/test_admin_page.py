@@ -23,6 +23,8 @@ from tests.admin_support import fit_base
 from tests.admin_support import novel_spam
 from tests.admin_support import site_ham
 from tests.admin_support import store_version
+from tests.test_classifier import READER_WITH_LINK
+from tests.test_classifier import import_shipped
 
 ADMIN = ("admin@example.org", "admin-password")
 PAGES = ("/admin/", "/admin/settings", "/admin/sites", "/admin/users", "/admin/privacy")
@@ -104,6 +106,7 @@ def test_settings_form_saves_and_refuses_crossed_thresholds(app, client, creds):
     assert settings.spam_threshold == 0.8
     assert settings.disallowed_words == ("casino", "viagra")
     assert settings.trust_new_authors is True
+    assert settings.links_alone_never_spam is False  # its box was left unchecked
     crossed = client.post(
         "/admin/settings", data={**form, "hold_threshold": "0.9"}, follow_redirects=True
     )
@@ -287,3 +290,47 @@ def test_admin_retrains_watches_the_job_promotes_and_the_cards_show_it(
     finally:
         context.close()
     assert not problems, problems
+
+
+@pytest.mark.browser
+def test_admin_previews_and_turns_off_the_links_alone_rule(app, browser, live_server, site_api):
+    import_shipped(app)
+    held = site_api.post(content=READER_WITH_LINK).get_json()
+    assert held["status"] == "pending"
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    context.set_default_timeout(10_000)
+    problems: list[str] = []
+    page = context.new_page()
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}"))
+    page.on("pageerror", lambda e: problems.append(f"pageerror {e}"))
+    try:
+        page.goto(f"{live_server}/review/login")
+        page.get_by_label("Email").fill(ADMIN[0])
+        page.get_by_label("Password").fill(ADMIN[1])
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(f"{live_server}/review/*")
+        # The moderator's card says why the comment waits instead of being spam.
+        page.goto(f"{live_server}/review/comments/{held['id']}")
+        assert "Spam for its links alone" in page.locator(".reasons").inner_text()
+
+        page.goto(f"{live_server}/admin/settings")
+        box = page.get_by_label("Links alone never send a comment to spam")
+        assert box.is_checked()
+        box.uncheck()
+        page.get_by_role("button", name="Preview on the last 1,000 comments").click()
+        row = page.locator(f'[data-role="preview-changed"] tr[data-comment-id="{held["id"]}"]')
+        row.wait_for()
+        cells = row.locator("td")
+        assert (cells.nth(3).inner_text(), cells.nth(4).inner_text()) == ("Pending", "Spam")
+        with db.new_session(app) as s:  # a preview saves nothing
+            assert load_settings(s).links_alone_never_spam is True
+
+        page.get_by_role("button", name="Save").click()
+        page.wait_for_load_state()
+        assert "Settings saved" in page.locator(".flashes").inner_text()
+        assert not page.get_by_label("Links alone never send a comment to spam").is_checked()
+    finally:
+        context.close()
+    assert not problems, problems
+    with db.new_session(app) as s:
+        assert load_settings(s).links_alone_never_spam is False

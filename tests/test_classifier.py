@@ -34,8 +34,10 @@ from moderation.classifier.artifact import library_versions
 from moderation.classifier.artifact import sha256_of
 from moderation.classifier.scorer import FastScorer
 from moderation.features import SpamEstimator
+from moderation.reading import without_links
 from moderation.settings import ModerationSettings
 from moderation.tables import ClassifierVersion
+from moderation.tables import Comment
 from moderation.tables import utcnow
 from tests.conftest import shared_path
 
@@ -480,6 +482,55 @@ def test_the_intake_scores_with_the_shipped_model(app, site_api):
     with db.new_session(app) as s:
         versions = set(s.scalars(select(ClassifierVersion.id)))
     assert versions == {version}
+
+
+READER_WITH_LINK = (
+    "Interesting point about the election. The BBC covered it as well: "
+    "https://www.bbc.co.uk/news/world-123"
+)
+
+
+def test_the_holder_scores_a_comment_without_its_links(app):
+    import_shipped(app)
+    with app.app_context():
+        holder = get_holder()
+        score = holder.score(Doc(READER_WITH_LINK, "Reader", "reader@example.org"))
+        own = holder.score(Doc(without_links(READER_WITH_LINK), "Reader", "reader@example.org"))
+        plain = holder.score(Doc("A reply without any link, long enough to be a sentence."))
+        caption = holder.score(Doc("please like :D https://vote.example.com/1"))
+    # The shipped model learned "a link = spam" from its corpora: the link alone makes
+    # this reader's comment spam, its own words do not.
+    assert score.spam_probability >= 0.9
+    assert score.without_links == pytest.approx(own.spam_probability)
+    assert score.without_links < 0.5
+    assert own.without_links is None
+    assert plain.without_links is None
+    assert caption.without_links is None  # too few words of its own to judge alone
+
+
+def test_the_intake_holds_a_comment_that_only_its_link_makes_spam(app, client, creds, site_api):
+    version = import_shipped(app)
+    reader = site_api.post(content=READER_WITH_LINK)
+    assert reader.status_code == 201
+    body = reader.get_json()
+    assert body["status"] == "pending"
+    (reason,) = [r for r in body["reasons"] if r["code"] == "links_alone"]
+    assert reason["detail"].endswith(f"without: held, not spam (v{version})")
+    assert reason["features"]
+    spam = site_api.post(content="Check out my channel, free iPhone giveaway!!! http://bit.ly/xx")
+    assert spam.get_json()["status"] == "spam"  # its own words are spam too
+    with db.new_session(app) as s:
+        stored = s.get(Comment, body["id"])
+        assert stored.spam_score_without_links < 0.5
+    # An admin who prefers Akismet's way turns the rule off: the same comment is spam.
+    turned_off = client.patch(
+        "/api/v1/admin/settings",
+        json={"links_alone_never_spam": False},
+        headers=creds.headers("admin"),
+    )
+    assert turned_off.status_code == 200, turned_off.get_json()
+    again = site_api.post(content=READER_WITH_LINK + " (again)", author_email="b@example.org")
+    assert again.get_json()["status"] == "spam"
 
 
 def test_the_holder_serves_and_explains_a_retrained_correction(app, shipped):

@@ -24,8 +24,15 @@ FIELDS = rule_fields(
 )
 
 
-def signals(p: float | None = 0.1, links: int = 0, known: bool = False, **fields: str) -> Signals:
-    score = None if p is None else Score(p, 3, (Contribution('word "free"', 1.5),))
+def signals(
+    p: float | None = 0.1,
+    links: int = 0,
+    known: bool = False,
+    own: float | None = None,
+    **fields: str,
+) -> Signals:
+    """Build the decision's inputs; `own` is the score without the comment's links."""
+    score = None if p is None else Score(p, 3, (Contribution('word "free"', 1.5),), own)
     return Signals({**FIELDS, **fields}, links, score, known)
 
 
@@ -91,6 +98,60 @@ def test_decide_applies_rules_then_score_then_history(sig, settings, status, cod
     verdict = decide(sig, settings)
     assert verdict.status is status
     assert codes <= {reason.code for reason in verdict.reasons}
+
+
+@pytest.mark.parametrize(
+    ("sig", "settings", "status", "code"),
+    [
+        # Only the links push it over the spam threshold: held for a moderator.
+        (signals(0.97, links=1, own=0.12), ModerationSettings(), Status.PENDING, "links_alone"),
+        (signals(0.97, links=1, own=0.89), ModerationSettings(), Status.PENDING, "links_alone"),
+        # Its own words are spam too, or it has no words to judge alone: spam.
+        (signals(0.97, links=1, own=0.90), ModerationSettings(), Status.SPAM, "spam_score"),
+        (signals(0.97, links=1, own=None), ModerationSettings(), Status.SPAM, "spam_score"),
+        # The admin turned the rule off.
+        (
+            signals(0.97, links=1, own=0.12),
+            ModerationSettings(links_alone_never_spam=False),
+            Status.SPAM,
+            "spam_score",
+        ),
+        # Below the spam threshold the rule has nothing to do; a known author still waits
+        # when the score holds.
+        (
+            signals(0.6, links=1, own=0.1, known=True),
+            ModerationSettings(),
+            Status.PENDING,
+            "hold_score",
+        ),
+        # Its own spam threshold: the rule follows the admin's threshold.
+        (
+            signals(0.85, links=1, own=0.75),
+            ModerationSettings(spam_threshold=0.8),
+            Status.PENDING,
+            "links_alone",
+        ),
+        # A disallowed word still sends it to spam.
+        (
+            signals(0.97, links=1, own=0.1, content="cheap VIAGRA"),
+            ModerationSettings(disallowed_words=("viagra",)),
+            Status.SPAM,
+            "links_alone",
+        ),
+    ],
+)
+def test_links_alone_never_send_a_comment_to_spam(sig, settings, status, code):
+    verdict = decide(sig, settings)
+    assert verdict.status is status
+    score_reasons = [r for r in verdict.reasons if r.features is not None]
+    assert [str(r.code) for r in score_reasons] == [code]
+
+
+def test_links_alone_reason_names_both_scores():
+    verdict = decide(signals(0.97, links=1, own=0.12), ModerationSettings())
+    (reason,) = [r for r in verdict.reasons if r.code is ReasonCode.LINKS_ALONE]
+    assert reason.detail == "0.97 ≥ 0.90 with its links, 0.12 without: held, not spam (v3)"
+    assert reason.as_dict()["features"] == [{"feature": 'word "free"', "weight": 1.5}]
 
 
 def test_score_reason_carries_the_top_features():

@@ -19,6 +19,7 @@ from moderation.tables import Comment
 from moderation.tables import Status
 from moderation.tables import User
 from moderation.tables import utcnow
+from tests.test_classifier import READER_WITH_LINK
 from tests.test_classifier import import_shipped
 from tests.test_training import model_cli  # noqa: F401 (a fixture)
 
@@ -99,6 +100,18 @@ def test_held_comments_are_decided_again_once_a_classifier_is_back(app, client, 
     assert audit_actors(app, spam)[-1] == ("classifier", Status.SPAM)
     assert len(audit_actors(app, reader)) == 1  # status unchanged: no event
     assert run(app).rescored == 0  # nothing is held any more
+
+
+def test_a_rescored_comment_is_held_when_only_its_link_makes_it_spam(app, site_api):
+    held = post_held(site_api, READER_WITH_LINK)
+    import_shipped(app)
+
+    assert run(app).rescored == 1
+    after = comment(app, held)
+    assert after.status is Status.PENDING
+    assert [r["code"] for r in after.reasons if "features" in r] == ["links_alone"]
+    assert after.spam_score >= 0.9
+    assert after.spam_score_without_links < 0.5
 
 
 @pytest.mark.parametrize("action", ["approve", "reject", "spam", "pending note"])

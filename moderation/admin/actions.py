@@ -75,6 +75,11 @@ class SettingsPatch(BaseModel):
     max_links: int | None = Field(
         default=None, ge=0, le=100, strict=True, description="Hold at this many links (0: off)."
     )
+    links_alone_never_spam: StrictBool | None = Field(
+        default=None,
+        description="Hold, rather than send to spam, a comment whose own words score below"
+        " the spam threshold and that only its links push over it.",
+    )
 
 
 class TrainingJobIn(BaseModel):

@@ -84,7 +84,11 @@ def signals_of(comment: Comment, known_author: bool) -> Signals:
     """Rebuild the decision's inputs from a stored comment and its stored score."""
     score = None
     if comment.spam_score is not None:
-        score = Score(spam_probability=comment.spam_score, version=comment.classifier_version or 0)
+        score = Score(
+            spam_probability=comment.spam_score,
+            version=comment.classifier_version or 0,
+            without_links=comment.spam_score_without_links,
+        )
     return stored_signals(comment, score, known_author)
 
 

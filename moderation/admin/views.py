@@ -200,6 +200,7 @@ def _settings_form() -> dict[str, Any]:
         "disallowed_words": lines("disallowed_words"),
         "moderation_words": lines("moderation_words"),
         "trust_new_authors": checked("trust_new_authors"),
+        "links_alone_never_spam": checked("links_alone_never_spam"),
         "max_links": int(max_links) if max_links.isdigit() else max_links,
     }
 

@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -70,8 +71,19 @@ def fast_scorer(classifier: Any) -> Any:
     return None
 
 
+def probability(loaded: Loaded, doc: Doc) -> float:
+    """Return a loaded version's spam probability of a doc, without explaining it."""
+    clf, scorer = loaded.classifier, loaded.scorer
+    if scorer is not None and scorer.estimator is clf:
+        return scorer.score(doc, 0)[0]
+    return float(clf.predict_proba([doc])[0][1])
+
+
 def explain(loaded: Loaded, doc: Doc, top: int = TOP_FEATURES) -> Score:
-    """Score a doc with a loaded version and name the features that pushed it most."""
+    """Score a doc with a loaded version, name the features that pushed it most, and
+    score its own words without its links (for the decision's links-alone rule)."""
+    from moderation.reading import without_links
+
     clf, scorer = loaded.classifier, loaded.scorer
     if scorer is not None and scorer.estimator is clf:
         p, pushes = scorer.score(doc, top)
@@ -86,10 +98,14 @@ def explain(loaded: Loaded, doc: Doc, top: int = TOP_FEATURES) -> Score:
         if hasattr(clf, "correction_contributions"):
             pushes += list(clf.correction_contributions(doc, top))
         pushes = sorted(pushes, key=lambda item: abs(item[1]), reverse=True)[:top]
+    link_free = without_links(doc.content)
     return Score(
         spam_probability=float(p),
         version=loaded.version,
         top_features=tuple(Contribution(name, float(w)) for name, w in pushes),
+        without_links=None
+        if link_free is None
+        else probability(loaded, replace(doc, content=link_free)),
     )
 
 

@@ -34,3 +34,6 @@ class Score:
     spam_probability: float
     version: int
     top_features: tuple[Contribution, ...] = ()
+    # The probability of the same comment with its links taken out (reading.without_links);
+    # None when it has no link or too few words besides them.
+    without_links: float | None = None

@@ -157,6 +157,7 @@
       disallowed_words: lines("disallowed_words"),
       moderation_words: lines("moderation_words"),
       trust_new_authors: data.get("trust_new_authors") === "on",
+      links_alone_never_spam: data.get("links_alone_never_spam") === "on",
     };
   }
 

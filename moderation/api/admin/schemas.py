@@ -30,6 +30,7 @@ class SettingsOut(BaseModel):
     moderation_words: list[str]
     trust_new_authors: bool
     max_links: int
+    links_alone_never_spam: bool
 
 
 class StatusCountsOut(BaseModel):
