@@ -168,8 +168,13 @@ def stored_before(
     return bool(row.duplicate), bool(row.known)
 
 
-def score_comment(holder: ClassifierHolder, data: CommentIn) -> Score | None:
-    """Score with the active classifier; None when it cannot (the intake fails closed)."""
+def score_comment(
+    holder: ClassifierHolder, data: CommentIn, links_from: float | None = 0.0
+) -> Score | None:
+    """Score with the active classifier; None when it cannot (the intake fails closed).
+
+    A comment scored at least `links_from` is also scored without its links.
+    """
     doc = Doc(
         content=data.content,
         author_name=data.author_name,
@@ -177,14 +182,21 @@ def score_comment(holder: ClassifierHolder, data: CommentIn) -> Score | None:
         author_url=data.author_url,
     )
     try:
-        return holder.score(doc)
+        return holder.score(doc, links_from)
     except ClassifierUnavailable:
         return None
 
 
-def assess(holder: ClassifierHolder, data: CommentIn) -> Assessment:
-    """Sanitize and score a comment (steps 5 and 7): CPU only, no database."""
-    return Assessment(clean=clean_comment_html(data.content), score=score_comment(holder, data))
+def assess(holder: ClassifierHolder, data: CommentIn, settings: ModerationSettings) -> Assessment:
+    """Sanitize and score a comment (steps 5 and 7): CPU only, no database.
+
+    Its words are scored without its links from the hold threshold up: the links-alone
+    rule needs them at the spam threshold, and the settings preview below it.
+    """
+    return Assessment(
+        clean=clean_comment_html(data.content),
+        score=score_comment(holder, data, settings.hold_threshold),
+    )
 
 
 def submit_comment(

@@ -44,16 +44,17 @@ def comment_out(comment: Comment) -> dict[str, Any]:
 
 def take_comment(site: SiteIdentity, data: CommentIn) -> CommentOut:
     """Run a validated comment through the intake for this request (the view commits)."""
-    # Sanitize and score before the first query: on SQLite the write lock is then held
-    # only for the few statements that need it.
-    assessment = assess(get_holder(), data)
     session = get_session()
+    # The settings are cached (SETTINGS_TTL_SECONDS): they seldom cost a query, so on
+    # SQLite the write lock is still taken, nearly always, after sanitizing and scoring.
+    settings = current_settings(session)
+    assessment = assess(get_holder(), data, settings)
     return submit_comment(
         session,
         site,
         data,
         assessment,
-        settings=current_settings(session),
+        settings=settings,
         now=utcnow(),
         flood_seconds=current_app.config["FLOOD_SECONDS"],
     )

@@ -79,9 +79,14 @@ def probability(loaded: Loaded, doc: Doc) -> float:
     return float(clf.predict_proba([doc])[0][1])
 
 
-def explain(loaded: Loaded, doc: Doc, top: int = TOP_FEATURES) -> Score:
-    """Score a doc with a loaded version, name the features that pushed it most, and
-    score its own words without its links (for the decision's links-alone rule)."""
+def explain(
+    loaded: Loaded, doc: Doc, top: int = TOP_FEATURES, links_from: float | None = 0.0
+) -> Score:
+    """Score a doc with a loaded version and name the features that pushed it most.
+
+    When its probability is at least `links_from` (None: never), its own words are also
+    scored without its links (Score.without_links, for the decision's links-alone rule).
+    """
     from moderation.reading import without_links
 
     clf, scorer = loaded.classifier, loaded.scorer
@@ -98,7 +103,9 @@ def explain(loaded: Loaded, doc: Doc, top: int = TOP_FEATURES) -> Score:
         if hasattr(clf, "correction_contributions"):
             pushes += list(clf.correction_contributions(doc, top))
         pushes = sorted(pushes, key=lambda item: abs(item[1]), reverse=True)[:top]
-    link_free = without_links(doc.content)
+    link_free = None
+    if links_from is not None and p >= links_from:
+        link_free = without_links(doc.content)
     return Score(
         spam_probability=float(p),
         version=loaded.version,
@@ -142,11 +149,12 @@ class ClassifierHolder:
             raise ClassifierUnavailable(self._error or "no classifier version is active")
         return loaded
 
-    def score(self, doc: Doc) -> Score:
-        """Score one comment, or raise ClassifierUnavailable."""
+    def score(self, doc: Doc, links_from: float | None = 0.0) -> Score:
+        """Score one comment (and, from `links_from` up, its words without its links), or
+        raise ClassifierUnavailable."""
         loaded = self.current()
         try:
-            return explain(loaded, doc)
+            return explain(loaded, doc, links_from=links_from)
         except Exception as exc:  # a scoring bug must fail closed, not lose the comment
             logger.exception("classifier version %s failed to score", loaded.version)
             raise ClassifierUnavailable(
