@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -213,19 +214,38 @@ def test_versions_page_shows_both_versions_side_by_side(app, client, creds):
 # --- the whole loop in the browser ---
 
 
-@pytest.mark.browser
-def test_admin_retrains_watches_the_job_promotes_and_the_cards_show_it(
-    app, browser, live_server, creds, site_api
-):
-    base_id = store_version(app, fit_base(), active=True)
-    add_labelled(app, blog_id(app), novel_spam(30), Status.SPAM, "mod@example.org")
-    add_labelled(app, blog_id(app), site_ham(30), Status.APPROVED, "mod@example.org")
+@pytest.fixture
+def tab(browser: Any) -> Iterator[tuple[Any, list[str]]]:
+    """Return a Chromium page and the console and page errors it records."""
     context = browser.new_context(viewport={"width": 1366, "height": 900})
     context.set_default_timeout(10_000)
     problems: list[str] = []
     page = context.new_page()
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}"))
     page.on("pageerror", lambda e: problems.append(f"pageerror {e}"))
+    try:
+        yield page, problems
+    finally:
+        context.close()
+
+
+def sign_in_admin(page: Any, live_server: str) -> None:
+    """Sign in as the admin through the login page."""
+    page.goto(f"{live_server}/review/login")
+    page.get_by_label("Email").fill(ADMIN[0])
+    page.get_by_label("Password").fill(ADMIN[1])
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(f"{live_server}/review/*")
+
+
+@pytest.mark.browser
+def test_admin_retrains_watches_the_job_promotes_and_the_cards_show_it(
+    app, tab, live_server, creds, site_api
+):
+    base_id = store_version(app, fit_base(), active=True)
+    add_labelled(app, blog_id(app), novel_spam(30), Status.SPAM, "mod@example.org")
+    add_labelled(app, blog_id(app), site_ham(30), Status.APPROVED, "mod@example.org")
+    page, problems = tab
     origin = live_server
 
     def foreign(request: Any) -> None:
@@ -251,86 +271,67 @@ def test_admin_retrains_watches_the_job_promotes_and_the_cards_show_it(
         });
         """
     )
-    try:
-        page.goto(f"{live_server}/review/login")
-        page.get_by_label("Email").fill(ADMIN[0])
-        page.get_by_label("Password").fill(ADMIN[1])
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{live_server}/review/*")
-        page.goto(f"{live_server}/admin/")
-        assert page.locator("#active-version").get_attribute("data-version-id") == str(base_id)
+    sign_in_admin(page, live_server)
+    page.goto(f"{live_server}/admin/")
+    assert page.locator("#active-version").get_attribute("data-version-id") == str(base_id)
 
-        statuses.clear()
-        page.get_by_role("button", name="Retrain now").click()
-        # The job shows as queued at once (the 202 answer), is followed by polling, and when
-        # it succeeds the page moves on by itself to the candidate beside the active version.
-        page.wait_for_url(re.compile(r".*/admin/\?compare=\d+$"), timeout=30_000)
-        page.wait_for_load_state()
-        assert statuses[0] == "queued", statuses
-        assert statuses[-1] == "succeeded", statuses
-        assert set(statuses) <= {"queued", "running", "succeeded"}, statuses
-        candidate = page.locator("#candidate-version")
-        new_id = int(candidate.get_attribute("data-version-id"))
-        assert new_id != base_id
-        assert "not worse" in page.locator("[data-role=verdict]").inner_text()
-        assert page.locator("svg.pr-curve").count() == 2
-        assert page.locator("[data-role=job-status]").text_content() == "succeeded"
+    statuses.clear()
+    page.get_by_role("button", name="Retrain now").click()
+    # The job shows as queued at once (the 202 answer), is followed by polling, and when
+    # it succeeds the page moves on by itself to the candidate beside the active version.
+    page.wait_for_url(re.compile(r".*/admin/\?compare=\d+$"), timeout=30_000)
+    page.wait_for_load_state()
+    assert statuses[0] == "queued", statuses
+    assert statuses[-1] == "succeeded", statuses
+    assert set(statuses) <= {"queued", "running", "succeeded"}, statuses
+    candidate = page.locator("#candidate-version")
+    new_id = int(candidate.get_attribute("data-version-id"))
+    assert new_id != base_id
+    assert "not worse" in page.locator("[data-role=verdict]").inner_text()
+    assert page.locator("svg.pr-curve").count() == 2
+    assert page.locator("[data-role=job-status]").text_content() == "succeeded"
 
-        page.get_by_role("button", name=f"Promote version {new_id}").click()
-        page.wait_for_load_state()
-        assert f"Version {new_id} is now active" in page.locator(".flashes").inner_text()
-        assert page.locator("#active-version").get_attribute("data-version-id") == str(new_id)
+    page.get_by_role("button", name=f"Promote version {new_id}").click()
+    page.wait_for_load_state()
+    assert f"Version {new_id} is now active" in page.locator(".flashes").inner_text()
+    assert page.locator("#active-version").get_attribute("data-version-id") == str(new_id)
 
-        # The intake scores with the promoted version; the review page's card says which.
-        posted = site_api.post(content=novel_spam(1, seed=42)[0]).get_json()
-        assert posted["classifier_version"] == new_id, posted
-        page.goto(f"{live_server}/review/?status=all")
-        card = page.locator(f"#comment-{posted['id']}")
-        assert f"(v{new_id})" in card.locator(".reasons").inner_text()
-    finally:
-        context.close()
+    # The intake scores with the promoted version; the review page's card says which.
+    posted = site_api.post(content=novel_spam(1, seed=42)[0]).get_json()
+    assert posted["classifier_version"] == new_id, posted
+    page.goto(f"{live_server}/review/?status=all")
+    card = page.locator(f"#comment-{posted['id']}")
+    assert f"(v{new_id})" in card.locator(".reasons").inner_text()
     assert not problems, problems
 
 
 @pytest.mark.browser
-def test_admin_previews_and_turns_off_the_links_alone_rule(app, browser, live_server, site_api):
+def test_admin_previews_and_turns_off_the_links_alone_rule(app, tab, live_server, site_api):
     import_shipped(app)
     held = site_api.post(content=READER_WITH_LINK).get_json()
     assert held["status"] == "pending"
-    context = browser.new_context(viewport={"width": 1366, "height": 900})
-    context.set_default_timeout(10_000)
-    problems: list[str] = []
-    page = context.new_page()
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}"))
-    page.on("pageerror", lambda e: problems.append(f"pageerror {e}"))
-    try:
-        page.goto(f"{live_server}/review/login")
-        page.get_by_label("Email").fill(ADMIN[0])
-        page.get_by_label("Password").fill(ADMIN[1])
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_url(f"{live_server}/review/*")
-        # The moderator's card says why the comment waits instead of being spam.
-        page.goto(f"{live_server}/review/comments/{held['id']}")
-        assert "Spam for its links alone" in page.locator(".reasons").inner_text()
+    page, problems = tab
+    sign_in_admin(page, live_server)
+    # The moderator's card says why the comment waits instead of being spam.
+    page.goto(f"{live_server}/review/comments/{held['id']}")
+    assert "Spam for its links alone" in page.locator(".reasons").inner_text()
 
-        page.goto(f"{live_server}/admin/settings")
-        box = page.get_by_label("Links alone never send a comment to spam")
-        assert box.is_checked()
-        box.uncheck()
-        page.get_by_role("button", name="Preview on the last 1,000 comments").click()
-        row = page.locator(f'[data-role="preview-changed"] tr[data-comment-id="{held["id"]}"]')
-        row.wait_for()
-        cells = row.locator("td")
-        assert (cells.nth(3).inner_text(), cells.nth(4).inner_text()) == ("Pending", "Spam")
-        with db.new_session(app) as s:  # a preview saves nothing
-            assert load_settings(s).links_alone_never_spam is True
+    page.goto(f"{live_server}/admin/settings")
+    box = page.get_by_label("Links alone never send a comment to spam")
+    assert box.is_checked()
+    box.uncheck()
+    page.get_by_role("button", name="Preview on the last 1,000 comments").click()
+    row = page.locator(f'[data-role="preview-changed"] tr[data-comment-id="{held["id"]}"]')
+    row.wait_for()
+    cells = row.locator("td")
+    assert (cells.nth(3).inner_text(), cells.nth(4).inner_text()) == ("Pending", "Spam")
+    with db.new_session(app) as s:  # a preview saves nothing
+        assert load_settings(s).links_alone_never_spam is True
 
-        page.get_by_role("button", name="Save").click()
-        page.wait_for_load_state()
-        assert "Settings saved" in page.locator(".flashes").inner_text()
-        assert not page.get_by_label("Links alone never send a comment to spam").is_checked()
-    finally:
-        context.close()
+    page.get_by_role("button", name="Save").click()
+    page.wait_for_load_state()
+    assert "Settings saved" in page.locator(".flashes").inner_text()
+    assert not page.get_by_label("Links alone never send a comment to spam").is_checked()
     assert not problems, problems
     with db.new_session(app) as s:
         assert load_settings(s).links_alone_never_spam is False
