@@ -28,6 +28,22 @@ class ReasonCode(enum.StrEnum):
     TRUSTED_NEW_AUTHOR = "trusted_new_author"
 
 
+# How moderators read each code (the review page's cards, the API document).
+REASON_LABELS: dict[ReasonCode, str] = {
+    ReasonCode.DISALLOWED_WORD: "Disallowed word",
+    ReasonCode.MODERATION_WORD: "Moderation word",
+    ReasonCode.TOO_MANY_LINKS: "Too many links",
+    ReasonCode.SPAM_SCORE: "Spam score",
+    ReasonCode.LINKS_ALONE: "Spam for its links alone",
+    ReasonCode.HOLD_SCORE: "Doubtful score",
+    ReasonCode.LOW_SCORE: "Low score",
+    ReasonCode.CLASSIFIER_UNAVAILABLE: "Not scored",
+    ReasonCode.KNOWN_AUTHOR: "Known author",
+    ReasonCode.FIRST_COMMENT: "First comment",
+    ReasonCode.TRUSTED_NEW_AUTHOR: "New authors trusted",
+}
+
+
 @dataclass(frozen=True)
 class Reason:
     """One reason, as stored with the comment and shown to moderators."""

@@ -20,6 +20,7 @@ from pydantic import Field
 from pydantic import ValidationError
 from pydantic_core import PydanticCustomError
 
+from moderation.decisions import REASON_LABELS
 from moderation.problems import invalid
 
 M = TypeVar("M", bound=BaseModel)
@@ -217,7 +218,11 @@ class CommentIn(BaseModel):
 class Reason(BaseModel):
     """Why the decision step decided what it did."""
 
-    code: str
+    code: str = Field(
+        description="One of: "
+        + "; ".join(f"`{code}` ({label})" for code, label in REASON_LABELS.items())
+        + "."
+    )
     detail: str = ""
     features: list[dict[str, Any]] | None = None
 

@@ -6,6 +6,7 @@ import pytest
 
 from moderation.classifier import Contribution
 from moderation.classifier import Score
+from moderation.decisions import REASON_LABELS
 from moderation.decisions import ReasonCode
 from moderation.decisions import Signals
 from moderation.decisions import decide
@@ -152,6 +153,11 @@ def test_links_alone_reason_names_both_scores():
     (reason,) = [r for r in verdict.reasons if r.code is ReasonCode.LINKS_ALONE]
     assert reason.detail == "0.97 ≥ 0.90 with its links, 0.12 without: held, not spam (v3)"
     assert reason.as_dict()["features"] == [{"feature": 'word "free"', "weight": 1.5}]
+
+
+def test_every_reason_has_a_label_for_moderators():
+    assert set(REASON_LABELS) == set(ReasonCode)
+    assert all(REASON_LABELS.values())
 
 
 def test_score_reason_carries_the_top_features():

@@ -9,6 +9,7 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from moderation import db
+from moderation.decisions import ReasonCode
 from moderation.settings import save_settings
 from moderation.tables import AuditEvent
 from moderation.tables import Comment
@@ -193,6 +194,8 @@ def test_openapi_document_describes_the_validated_fields(client):
     assert schema["properties"]["author_name"]["maxLength"] == 245
     assert schema["properties"]["content"]["maxLength"] == 65525
     assert "/api/v1/comments" in document["paths"]
+    codes = document["components"]["schemas"]["Reason"]["properties"]["code"]["description"]
+    assert all(f"`{code}`" in codes for code in ReasonCode)
 
 
 def test_health_endpoints_answer(client):

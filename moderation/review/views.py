@@ -28,6 +28,7 @@ from moderation.auth import end_login_session
 from moderation.auth import page_role
 from moderation.auth import start_login_session
 from moderation.db import get_session
+from moderation.decisions import REASON_LABELS
 from moderation.review.signin import Outcome
 from moderation.review.signin import authenticate
 from moderation.settings import current_settings
@@ -37,6 +38,7 @@ from moderation.tables import Status
 from moderation.tables import utcnow
 
 bp = Blueprint("review", __name__, url_prefix="/review")
+bp.add_app_template_global(REASON_LABELS, "reason_labels")  # the cards name each reason
 TABS = (Status.PENDING, Status.SPAM, Status.APPROVED, Status.REJECTED)
 
 
