@@ -169,7 +169,7 @@ def stored_before(
 
 
 def score_comment(
-    holder: ClassifierHolder, data: CommentIn, links_from: float | None = 0.0
+    holder: ClassifierHolder, data: CommentIn, links_from: float | None
 ) -> Score | None:
     """Score with the active classifier; None when it cannot (the intake fails closed).
 
