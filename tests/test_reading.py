@@ -43,14 +43,13 @@ def test_without_links_keeps_a_comments_own_words(content, expected):
 @pytest.mark.parametrize(
     "content",
     [
-        "Tags &lt;b&gt; and a < b > c stay as the reader wrote them: https://example.org/x ok",
-        "Entities &amp; ampersands &amp;amp; survive the round trip https://example.org/y fine",
+        "Tags &lt;b&gt; and a < b > c stay as the reader wrote them: {link} ok",
+        "Entities &amp; ampersands &amp;amp; survive the round trip {link} fine",
     ],
 )
 def test_without_links_reads_back_as_the_same_text(content):
     # The intake scores the result as a comment again: normalize() must read it as is.
-    rest = without_links(content)
+    link = "https://example.org/x"
+    rest = without_links(content.format(link=link))
     assert rest is not None
-    assert normalize(rest) == normalize(content).replace("https://example.org/x", " ").replace(
-        "https://example.org/y", " "
-    )
+    assert normalize(rest) == normalize(content.format(link=" "))
