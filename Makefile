@@ -7,7 +7,7 @@ PORT ?= 8000
 POSTGRES_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export FLASK_APP := moderation
 
-.PHONY: install run test lint test-sqlite test-postgres chromium bench clean
+.PHONY: install run test lint test-sqlite test-postgres chromium node bench clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,13 @@ chromium:
 	@test -x /usr/bin/chromium || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
 
+# The npm packages the tests drive (akismet-api, axe-core), exactly as the lockfile pins them.
+node_modules/.installed: package-lock.json
+	npm ci --no-audit --no-fund --silent
+	touch $@
+
+node: node_modules/.installed
+
 run: install
 	$(BIN)/python -c "from moderation.cli.database import write_secret_key; write_secret_key('instance')"
 	$(BIN)/flask setup
@@ -34,10 +41,10 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test-sqlite: install chromium
+test-sqlite: install chromium node
 	$(BIN)/pytest
 
-test-postgres: install chromium
+test-postgres: install chromium node
 	MODERATION_TEST_DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest
 
 test: lint test-sqlite test-postgres
@@ -46,4 +53,4 @@ bench: install
 	$(BIN)/python bench/intake.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache node_modules
