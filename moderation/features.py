@@ -63,6 +63,11 @@ class CommentFeatures(TransformerMixin, BaseEstimator):
         signal_weight: float = 0.5,
         min_df: int = 2,
         link_signal: bool = False,
+        fold_unicode: bool = False,
+        strip_urls: bool = False,
+        author_words: bool = False,
+        extra_meta: bool = False,
+        binned_signals: bool = False,
     ) -> None:
         self.word_ngrams = word_ngrams
         self.char_ngrams = char_ngrams
@@ -72,6 +77,22 @@ class CommentFeatures(TransformerMixin, BaseEstimator):
         self.signal_weight = signal_weight
         self.min_df = min_df
         self.link_signal = link_signal
+        self.fold_unicode = fold_unicode
+        self.strip_urls = strip_urls
+        self.author_words = author_words
+        self.extra_meta = extra_meta
+        self.binned_signals = binned_signals
+
+    def reading_options(self) -> reading.ReadingOptions:
+        """Return how these features read a comment (see reading.ReadingOptions)."""
+        return reading.ReadingOptions(
+            fold_unicode=self.fold_unicode,
+            strip_urls=self.strip_urls,
+            author_words=self.author_words,
+            extra_meta=self.extra_meta,
+            binned_signals=self.binned_signals,
+            link_signal=self.link_signal,
+        )
 
     def _vectorizers(self, n_docs: int) -> tuple[TfidfVectorizer, TfidfVectorizer]:
         # A tiny corpus keeps every n-gram (pruning would leave too little to learn).
@@ -90,7 +111,7 @@ class CommentFeatures(TransformerMixin, BaseEstimator):
 
     def fit_transform(self, X: Sequence[Any], y: Any = None, **_: Any) -> Any:
         """Learn the features from the docs and return their matrix."""
-        texts, metas, shaped = reading.read_docs(X, self.link_signal)
+        texts, metas, shaped = reading.read_docs(X, self.reading_options())
         self.words_, self.chars_ = self._vectorizers(len(texts))
         self.__dict__.pop("_indexes", None)
         word_m = ngrams.fit_transform(self.words_, texts)
@@ -110,7 +131,7 @@ class CommentFeatures(TransformerMixin, BaseEstimator):
 
     def transform(self, X: Sequence[Any]) -> Any:
         """Return the feature matrix of the docs (one row a doc)."""
-        texts, metas, shaped = reading.read_docs(X, self.link_signal)
+        texts, metas, shaped = reading.read_docs(X, self.reading_options())
         words, chars = self._ngram_indexes()
         word_m = words.transform(texts)
         char_m = chars.transform(texts)
@@ -158,6 +179,10 @@ class CommentFeatures(TransformerMixin, BaseEstimator):
         state = dict(state)
         # Artifacts saved before link_signal existed learned a weight for the link count.
         state.setdefault("link_signal", True)
+        # Artifacts saved before the reading options existed read comments the first way.
+        for option in ("fold_unicode", "strip_urls", "author_words", "extra_meta"):
+            state.setdefault(option, False)
+        state.setdefault("binned_signals", False)
         for name in VECTORIZERS:
             terms = state.pop(name + "terms", None)
             if terms is not None:
@@ -186,7 +211,15 @@ class CommentFeatures(TransformerMixin, BaseEstimator):
             block = [""] * len(self.meta_.vocabulary_)
             for token, index in self.meta_.vocabulary_.items():
                 kind, _, value = token.partition(":")
-                label = {"link": "links to", "email": "email domain", "site": "site"}
+                label = {
+                    "link": "links to",
+                    "email": "email domain",
+                    "site": "site",
+                    "has": "has a",
+                    "len": "length bin",
+                    "caps": "capitals bin",
+                    "digits": "digits bin",
+                }
                 block[index] = f"{label.get(kind, kind)} {value}"
             names.extend(block)
         names.extend(SIGNALS)
@@ -298,6 +331,10 @@ class SpamEstimator(ClassifierMixin, BaseEstimator):
             oof = linear.decision_function(X_fit)
         self.converged_ = converged
         calibrate_rows &= np.isfinite(oof)
+        if len(np.unique(labels[calibrate_rows])) < 2:
+            # The comment rows are of one class (e.g. only a ham corpus beside an
+            # auxiliary one): calibrate on every held-out row rather than on none.
+            calibrate_rows = np.isfinite(oof)
         platt = LogisticRegression(C=PLATT_C).fit(
             oof[calibrate_rows, None], labels[calibrate_rows]
         )

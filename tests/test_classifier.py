@@ -33,6 +33,7 @@ from moderation.classifier.artifact import dump_artifact
 from moderation.classifier.artifact import library_versions
 from moderation.classifier.artifact import sha256_of
 from moderation.classifier.scorer import FastScorer
+from moderation.features import CommentFeatures
 from moderation.features import SpamEstimator
 from moderation.reading import without_links
 from moderation.settings import ModerationSettings
@@ -126,6 +127,35 @@ def test_fast_scorer_scores_exactly_as_predict_proba(tiny):
     batch = tiny.predict_proba(PROBES)[:, 1]
     one_by_one = np.array([scorer.score(doc)[0] for doc in PROBES])
     assert np.allclose(batch, one_by_one, atol=1e-12)
+
+
+@pytest.fixture(scope="module")
+def tiny_blog() -> SpamEstimator:
+    """Fit the tiny corpus with every reading option of the blog model on."""
+    corpus = tiny_corpus()
+    features = CommentFeatures(
+        fold_unicode=True,
+        strip_urls=True,
+        author_words=True,
+        extra_meta=True,
+        binned_signals=True,
+    )
+    return training.fit(corpus.docs, corpus.labels, features=features)
+
+
+def test_fast_scorer_scores_exactly_as_predict_proba_with_every_reading_option(tiny_blog):
+    scorer = FastScorer(tiny_blog)
+    probes = [
+        *PROBES,
+        Doc("ḥāźeł_mcẹ̀wǝṅ on telegram @fx_lady #bitcoin +1 555 123 4567", "Cheap Pills"),
+    ]
+    batch = tiny_blog.predict_proba(probes)[:, 1]
+    one_by_one = np.array([scorer.score(doc)[0] for doc in probes])
+    assert np.allclose(batch, one_by_one, atol=1e-12)
+    blob, manifest = artifact_of(tiny_blog)
+    loaded = load_version(blob, manifest["sha256"], manifest)
+    assert loaded.features_.reading_options() == tiny_blog.features_.reading_options()
+    assert np.array_equal(loaded.predict_proba(probes), tiny_blog.predict_proba(probes))
 
 
 FEATURE_NAME = re.compile(

@@ -13,11 +13,8 @@ from moderation.features import SpamEstimator
 from moderation.features import sigmoid
 from moderation.reading import SIGNALS
 from moderation.reading import describe_signal
-from moderation.reading import links_in
-from moderation.reading import meta_tokens
-from moderation.reading import normalize
-from moderation.reading import raw_signals
-from moderation.reading import shaped_signals
+from moderation.reading import read_doc
+from moderation.reading import shaped_for
 
 
 class FastScorer:
@@ -52,6 +49,7 @@ class FastScorer:
         self.meta_weight = float(features.meta_weight)
         self.first_signal = estimator.n_features_ - len(SIGNALS)
         self.features = features
+        self.options = features.reading_options()
         self.coef = estimator.coef_
         self.intercept = estimator.intercept_
         self.slope = estimator.slope_
@@ -59,8 +57,7 @@ class FastScorer:
 
     def row(self, doc: Any) -> tuple[np.ndarray, np.ndarray, tuple[float, ...]]:
         """Return the doc's feature (indices, values) and its raw signals."""
-        text = normalize(doc.content)
-        links = links_in(text)
+        text, meta, raw = read_doc(doc, self.options)
         indices: list[int] = []
         values: list[float] = []
         for analyze, vocabulary, idf, offset, weight in self.blocks:
@@ -74,15 +71,14 @@ class FastScorer:
             values.extend((tfidf * (weight / norm)).tolist())
         if self.meta is not None:
             vocabulary = self.meta.vocabulary_
-            for token in set(meta_tokens(doc, links).lower().split()):
+            for token in set(meta.lower().split()):
                 j = vocabulary.get(token)
                 if j is not None:
                     indices.append(self.meta_offset + j)
                     values.append(self.meta_weight)
-        raw = raw_signals(doc, text, links)
-        shaped = (
-            np.array(shaped_signals(raw, self.features.link_signal)) - self.features.signal_mean_
-        ) / (self.features.signal_scale_)
+        shaped = (np.array(shaped_for(raw, self.options)) - self.features.signal_mean_) / (
+            self.features.signal_scale_
+        )
         indices.extend(range(self.first_signal, self.first_signal + len(SIGNALS)))
         values.extend((shaped * self.features.signal_weight).tolist())
         return np.array(indices, dtype=np.int64), np.array(values), raw
