@@ -14,7 +14,11 @@ Goal: after 100 labels, accuracy on the rest ≥ 5 points above the base's, with
 whole classifier on the base corpora plus the same labels (what an install that has the
 corpora could do) to show how much a correction of the base leaves on the table.
 Usage: .venv/bin/python bench/learning.py [--video Youtube03-LMFAO|all] [--rounds 4]
-       [--seeds 0,1,2,3,4] [--reference] [--verbose]
+       [--seeds 0,1,2,3,4] [--reference] [--verbose] [--corpus youtube|scamspot|foxnews]
+--corpus scamspot streams the ScamSpot comments (scam/real) and --corpus foxnews a news
+site: the Fox News comments (ham) with every 4th ScamSpot scam mixed in (287 spam); the
+base is then trained on every other corpus (YouTube, SMS, and Fox News for ScamSpot; the
+Davidson tweets as ham), never on the one streamed. --limit caps the stream.
 One order of the stream is one draw: a comment more or less right moves accuracy by about
 half a point, so --seeds gives the mean over several orders.
 """
@@ -38,6 +42,9 @@ sys.path[0] = str(ROOT)
 DATA = ROOT.parent / "shared" / "data"
 YOUTUBE = DATA / "youtube-spam-collection"
 SMS = DATA / "sms-spam-collection" / "SMSSpamCollection"
+SCAMSPOT = DATA / "scamspot-instagram-comments" / "comments_extracted.json"
+FOXNEWS = DATA / "fox-news-comments" / "fox-news-comments.json"
+DAVIDSON = DATA / "davidson-hate-speech-offensive" / "labeled_data.csv"
 BATCH = 50
 
 
@@ -82,16 +89,41 @@ def accounts(app: Any) -> dict[str, str]:
     return secrets
 
 
-def train_base(app: Any, held_video: Path) -> tuple[int, float, Any]:
-    """Train the base as `flask model train` does, without `held_video`; store it active."""
+def stream_corpus(name: str) -> Any:
+    """Return the corpus a new site's comments come from (see --corpus)."""
+    from moderation import training
+
+    scams = training.read_corpus(SCAMSPOT)
+    if name == "scamspot":
+        return scams
+    fox = training.read_corpus(FOXNEWS)
+    spam = [i for i, y in enumerate(scams.labels) if y][::4]
+    return training.Corpus(
+        docs=fox.docs + tuple(scams.docs[i] for i in spam),
+        labels=fox.labels + (1,) * len(spam),
+        aux=(False,) * (len(fox) + len(spam)),
+    )
+
+
+def train_base(app: Any, held_video: Path, corpus_name: str = "youtube") -> tuple[int, float, Any]:
+    """Train the base as `flask model train` does, without `held_video`; store it active.
+
+    For another corpus than YouTube: on every corpus but the streamed one(s).
+    """
     from moderation import db
     from moderation import training
     from moderation.settings import ModerationSettings
 
-    videos = [v for v in sorted(YOUTUBE.glob("*.csv")) if v != held_video]
-    corpus = training.Corpus.join(
-        [training.read_corpus(v) for v in videos] + [training.read_corpus(SMS)]
-    )
+    if corpus_name == "youtube":
+        videos = [v for v in sorted(YOUTUBE.glob("*.csv")) if v != held_video]
+        corpus = training.Corpus.join(
+            [training.read_corpus(v) for v in videos] + [training.read_corpus(SMS)]
+        )
+    else:
+        files = [*sorted(YOUTUBE.glob("*.csv")), SMS, DAVIDSON]
+        if corpus_name == "scamspot":
+            files.append(FOXNEWS)
+        corpus = training.Corpus.join(training.read_corpus(f) for f in files)
     started = time.monotonic()
     trained = training.train(corpus, ModerationSettings(), created_by="bench")
     seconds = time.monotonic() - started
@@ -208,7 +240,14 @@ def main() -> None:
     )
     parser.add_argument("--reference", action="store_true", help="also refit on the corpora")
     parser.add_argument("--verbose", action="store_true", help="print each job's log")
+    parser.add_argument("--corpus", default="youtube", choices=["youtube", "scamspot", "foxnews"])
+    parser.add_argument("--limit", type=int, default=0, help="stream at most this many")
     args = parser.parse_args()
+    if args.corpus != "youtube":
+        seeds = [int(seed) for seed in args.seeds.split(",")]
+        for seed in seeds:
+            run_video(Path(args.corpus), args, seed)
+        return
     if args.video == "all":
         videos = sorted(YOUTUBE.glob("*.csv"))
     else:
@@ -243,10 +282,15 @@ def run_video(held: Path, args: argparse.Namespace, seed: int) -> dict[str, Any]
     with tempfile.TemporaryDirectory() as tmp:
         app = build_app(Path(tmp))
         secrets = accounts(app)
-        base_id, base_seconds, base_corpus = train_base(app, held)
-        video = training.read_corpus(held)
+        base_id, base_seconds, base_corpus = train_base(app, held, args.corpus)
+        if args.corpus == "youtube":
+            video = training.read_corpus(held)
+        else:
+            video = stream_corpus(args.corpus)
         rows = list(zip(video.docs, (bool(y) for y in video.labels), strict=True))
         random.Random(seed).shuffle(rows)
+        if args.limit:
+            rows = rows[: args.limit]
         client = app.test_client()
         started = time.monotonic()
         posted = stream(client, secrets["site"], rows)
@@ -265,7 +309,8 @@ def run_video(held: Path, args: argparse.Namespace, seed: int) -> dict[str, Any]
         )
         header = (
             f"{'round':>5} {'reviewed':>8} {'labels':>6} {'rest':>5} {'base acc':>8}"
-            f" {'new acc':>7} {'Δacc':>6} {'base fpr':>8} {'new fpr':>7}"
+            f" {'new acc':>7} {'Δacc':>6} {'base AUC':>8} {'new AUC':>7}"
+            f" {'base fpr':>8} {'new fpr':>7}"
             f" {'base spam-acc':>13} {'new spam-acc':>12} {'train s':>7}"
             + (f" {'refit acc':>9} {'refit fpr':>9}" if args.reference else "")
             + "  promotion"
@@ -325,6 +370,7 @@ def run_video(held: Path, args: argparse.Namespace, seed: int) -> dict[str, Any]
             print(
                 f"{round_no:>5} {position:>8} {labels:>6} {len(rest):>5}"
                 f" {base_m['accuracy']:>8.3f} {new_m['accuracy']:>7.3f} {gain * 100:>+6.1f}"
+                f" {_auc(base_m):>8} {_auc(new_m):>7}"
                 f" {base_m['fpr_spam']:>8.3f} {new_m['fpr_spam']:>7.3f}"
                 f" {spam_acc[0]:>13.3f} {spam_acc[1]:>12.3f} {seconds:>7.2f}{reference}"
                 f"  {promotion}"
@@ -342,6 +388,10 @@ def run_video(held: Path, args: argparse.Namespace, seed: int) -> dict[str, Any]
         )
         print(summary)
         return {"summary": summary, "gain": goal["gain"], "met": met}
+
+
+def _auc(metrics: dict[str, Any]) -> str:
+    return "-" if metrics["roc_auc"] is None else f"{metrics['roc_auc']:.3f}"
 
 
 def spam_accuracy(truth: list[bool], scores: list[float], settings: Any) -> float:

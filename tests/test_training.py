@@ -136,6 +136,25 @@ def test_scamspot_and_foxnews_keep_their_groups_and_extras(tmp_path):
     assert len(joined.extras) == len(joined)
 
 
+def test_leave_one_corpus_out_scores_each_corpus_by_a_fit_on_the_others(tmp_path):
+    rows = [("content", "label")] + [(t, "ham") for t in HAM] + [(t, "spam") for t in SPAM]
+    (tmp_path / "site.csv").write_text("\n".join(",".join(f'"{c}"' for c in r) for r in rows))
+    (tmp_path / "s.json").write_text(SCAMSPOT, encoding="utf-8")
+    (tmp_path / "f.json").write_text(FOXNEWS, encoding="utf-8")
+    (tmp_path / "labeled_data.csv").write_text(DAVIDSON, encoding="utf-8")
+    corpus = training.Corpus.join(
+        training.read_corpus(tmp_path / name)
+        for name in ("site.csv", "s.json", "f.json", "labeled_data.csv")
+    )
+    results = training.leave_one_corpus_out(corpus, SETTINGS)
+    # The extra ham (Davidson) is always trained on, never left out.
+    assert list(results) == ["CSV", "ScamSpot", "Fox News"]
+    assert results["CSV"]["n"] == len(HAM) + len(SPAM)
+    assert results["ScamSpot"]["n"] == 3
+    assert results["Fox News"]["n_spam"] == 0
+    assert results["Fox News"]["roc_auc"] is None  # no spam: undefined
+
+
 def test_read_corpus_keeps_fields_and_quotes(tmp_path):
     (tmp_path / "c.csv").write_text(CSV)
     (tmp_path / "s").write_text(SMS)

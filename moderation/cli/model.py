@@ -62,6 +62,12 @@ def _command_line(files: tuple[Path, ...], **options: Any) -> str:
     is_flag=True,
     help="Also score each comment file with a fit on the others (leave one video out).",
 )
+@click.option(
+    "--leave-one-corpus-out",
+    "leave_one_corpus",
+    is_flag=True,
+    help="Also score each corpus (YouTube, SMS, ScamSpot, ...) with a fit on the others.",
+)
 @click.option("--note", help="A note stored with the version.")
 def train_command(
     files: tuple[Path, ...],
@@ -71,6 +77,7 @@ def train_command(
     force: bool,
     export: Path | None,
     leave_one_out: bool,
+    leave_one_corpus: bool,
     note: str | None,
 ) -> None:
     """Train a new, evaluated version from FILEs (and decisions); inactive unless --promote."""
@@ -96,7 +103,11 @@ def train_command(
     command = _command_line(
         files,
         format=fmt,
-        **{"include-decisions": include_decisions, "leave-one-out": leave_one_out},
+        **{
+            "include-decisions": include_decisions,
+            "leave-one-out": leave_one_out,
+            "leave-one-corpus-out": leave_one_corpus,
+        },
         export=export,
     )
     who = actor()
@@ -110,6 +121,15 @@ def train_command(
                     f"left out {name}: accuracy {m['accuracy']:.4f}, MCC {m['mcc']:.4f},"
                     f" fpr_spam {m['fpr_spam']:.4f}"
                 )
+    if leave_one_corpus:
+        transfer = training.leave_one_corpus_out(corpus, settings)
+        trained.metrics["leave_one_corpus_out"] = transfer
+        for name, m in transfer.items():
+            auc = "–" if m["roc_auc"] is None else f"{m['roc_auc']:.4f}"
+            click.echo(
+                f"left out corpus {name}: ROC AUC {auc}, fpr_spam {m['fpr_spam']:.4f},"
+                f" fpr_hold {m['fpr_hold']:.4f}"
+            )
     with db.new_session(app, write=True) as session:
         row = training.store_version(session, trained, who, note=note)
         version_id = row.id

@@ -19,6 +19,7 @@ from moderation.training.fitting import EVALUATION_KEYS
 from moderation.training.fitting import evaluate
 from moderation.training.fitting import evaluate_scores
 from moderation.training.fitting import fit
+from moderation.training.fitting import leave_one_corpus_out
 from moderation.training.fitting import leave_one_file_out
 from moderation.training.fitting import spam_scores
 from moderation.training.versions import ARTIFACT_NAME
@@ -52,6 +53,7 @@ __all__ = [
     "fit",
     "git_commit",
     "import_default_artifact",
+    "leave_one_corpus_out",
     "leave_one_file_out",
     "parse_label",
     "read_corpus",

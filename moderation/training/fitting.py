@@ -103,3 +103,52 @@ def leave_one_file_out(
         pooled_scores.extend(scores)
     results["all"] = evaluate_scores(pooled_labels, pooled_scores, settings)
     return results
+
+
+CORPUS_NAMES = {
+    "youtube": "YouTube",
+    "sms": "SMS",
+    "scamspot": "ScamSpot",
+    "foxnews": "Fox News",
+    "csv": "CSV",
+    "jsonl": "JSON lines",
+}
+
+
+def leave_one_corpus_out(
+    corpus: Corpus, settings: ModerationSettings, params: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """Score each corpus (its files by format: YouTube's videos are one) by a fit on the others.
+
+    Zero-shot transfer: the left-out corpus is unseen, as a new site's comments are.
+    Extra ham (the Davidson tweets) is always trained on, never left out.
+    """
+    import numpy as np
+
+    labels = np.asarray(corpus.labels)
+    kinds = np.empty(len(labels), dtype=object)
+    start = 0
+    for source in corpus.sources:
+        end = start + int(source["n"])
+        held = source.get("role") != "extra ham"
+        kinds[start:end] = source.get("format", source["name"]) if held else None
+        start = end
+    names = [k for k in dict.fromkeys(kinds) if k is not None]
+    if len(names) < 2:
+        return {}
+    results: dict[str, Any] = {}
+    for name in names:
+        test = np.flatnonzero(kinds == name)
+        keep = np.flatnonzero(kinds != name)
+        if len(set(labels[keep])) < 2:
+            continue
+        clf = fit(
+            [corpus.docs[i] for i in keep],
+            labels[keep],
+            [corpus.aux[i] for i in keep],
+            [corpus.calibrated[i] for i in keep],
+            **(params or {}),
+        )
+        scores = spam_scores(clf, [corpus.docs[i] for i in test])
+        results[CORPUS_NAMES.get(name, name)] = evaluate_scores(labels[test], scores, settings)
+    return results
