@@ -6,7 +6,9 @@ skops rebuilds them from their attributes, never by running pickled code.
 Features, in four blocks: word 1-2-grams and character 3-5-grams (TF-IDF of the
 normalized text), "meta" tokens (the hosts the text links to, the author's email domain
 and site), and a few standardized signals spam carries outside the words (link count,
-author URL present, length, share of capitals and digits, repeated characters). The link
+author URL present, length, share of capitals and digits, repeated characters). With
+binned_signals, length, capitals and digits are read as bins (a linear length learned
+"long means spam"; see bench/selection.py). The link
 count is kept at zero unless link_signal is set: in the corpora nearly every comment with a
 link is spam, so it learned "one link = spam"; the linked hosts and URL words remain.
 

@@ -159,7 +159,8 @@ def test_fast_scorer_scores_exactly_as_predict_proba_with_every_reading_option(t
 
 
 FEATURE_NAME = re.compile(
-    r'^(word|char) ".+"$|^(links to|email domain|site) \S+$|^(links|length|repeats)=\d+$'
+    r'^(word|char) ".+"$|^(links to|email domain|site|has a) \S+$|^(links|length|repeats)=\d+$'
+    r"|^(length|capitals|digits) bin \d$"
     r"|^(capitals|digits)=\d+%$|^(no )?author URL$"
 )
 
@@ -606,3 +607,26 @@ def test_the_card_written_by_export_carries_the_shipped_cards_sources_and_limits
     plain = render_card(without_tweets, metrics)
     assert "Davidson" not in plain
     assert "link count, author URL present" in plain
+
+
+def test_the_card_shows_the_leave_one_corpus_out_table_first(shipped):
+    from moderation.classifier.card import render_card
+
+    _, manifest = shipped
+    manifest = dict(manifest)
+    metrics = dict(manifest.pop("metrics"))
+    fox = {"n": 1528, "n_spam": 0, "roc_auc": None, "f1": 0.0, "fpr_spam": 0.0013}
+    metrics["leave_one_corpus_out"] = {
+        "ScamSpot": {"n": 3444, "n_spam": 1150, "roc_auc": 0.83, "f1": 0.26, "recall": 0.16},
+        "Fox News": {**fox, "mcc": 0.0, "fpr_hold": 0.0209},
+    }
+    manifest["params"] = {
+        **manifest["params"],
+        "features": {**manifest["params"]["features"], "binned_signals": True},
+    }
+    card = render_card(manifest, metrics)
+    metrics_part = card.split("## Metrics", 1)[1]
+    assert metrics_part.index("leave one corpus out") < metrics_part.index("cross-validation")
+    assert "| ScamSpot | 3444 | 1150 | 0.8300 | 0.2600 |" in card
+    assert "| Fox News | 1528 | 0 | – | – | – | 0.13 % | 2.09 % | – |" in card
+    assert "length, capitals and digits are bins" in card
