@@ -46,6 +46,7 @@ SCAMSPOT = DATA / "scamspot-instagram-comments" / "comments_extracted.json"
 FOXNEWS = DATA / "fox-news-comments" / "fox-news-comments.json"
 DAVIDSON = DATA / "davidson-hate-speech-offensive" / "labeled_data.csv"
 BATCH = 50
+BASE_OF = {"youtube": "the other videos and SMS"}
 
 
 def build_app(workdir: Path) -> Any:
@@ -299,7 +300,8 @@ def run_video(held: Path, args: argparse.Namespace, seed: int) -> dict[str, Any]
         print(
             f"\nvideo {held.stem}, order {seed}: {len(rows)} comments ({n_spam} spam);"
             f" base v{base_id}"
-            f" trained on the other videos and SMS in {base_seconds:.1f} s; streamed through"
+            f" trained on {BASE_OF.get(args.corpus, 'the other corpora')}"
+            f" in {base_seconds:.1f} s; streamed through"
             f" the intake in {stream_seconds:.1f} s"
         )
         print(
