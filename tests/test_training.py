@@ -393,3 +393,20 @@ def test_model_train_learns_from_moderators_decisions(app, model_cli, creds):
     with db.new_session(app) as s:
         row = s.scalar(select(ClassifierVersion))
         assert row.manifest["training_data"]["sources"][0]["name"] == "decisions"
+
+
+def test_model_train_binned_signals_and_leave_one_corpus_out(app, model_cli, tmp_path):
+    csv_path, _ = write_corpus(tmp_path)
+    fox = tmp_path / "fox.json"
+    fox.write_text(FOXNEWS, encoding="utf-8")
+    args = ["model", "train", str(csv_path), str(fox), "--binned-signals"]
+    result = model_cli.invoke(args=[*args, "--leave-one-corpus-out"])
+    assert result.exit_code == 0, result.output
+    # Without the CSV only ham is left to learn from: that corpus cannot be left out.
+    assert "left out corpus CSV" not in result.output
+    assert "left out corpus Fox News: ROC AUC –" in result.output
+    with db.new_session(app) as s:
+        row = s.scalars(select(ClassifierVersion)).one()
+        assert row.manifest["params"]["features"]["binned_signals"] is True
+        assert "--binned-signals" in row.manifest["command"]
+        assert set(row.metrics["leave_one_corpus_out"]) == {"Fox News"}

@@ -68,6 +68,11 @@ def _command_line(files: tuple[Path, ...], **options: Any) -> str:
     is_flag=True,
     help="Also score each corpus (YouTube, SMS, ScamSpot, ...) with a fit on the others.",
 )
+@click.option(
+    "--binned-signals",
+    is_flag=True,
+    help="Read length, capitals and digits as bins (the issue-11 candidate reading).",
+)
 @click.option("--note", help="A note stored with the version.")
 def train_command(
     files: tuple[Path, ...],
@@ -78,6 +83,7 @@ def train_command(
     export: Path | None,
     leave_one_out: bool,
     leave_one_corpus: bool,
+    binned_signals: bool,
     note: str | None,
 ) -> None:
     """Train a new, evaluated version from FILEs (and decisions); inactive unless --promote."""
@@ -107,13 +113,19 @@ def train_command(
             "include-decisions": include_decisions,
             "leave-one-out": leave_one_out,
             "leave-one-corpus-out": leave_one_corpus,
+            "binned-signals": binned_signals,
         },
         export=export,
     )
     who = actor()
-    trained = training.train(corpus, settings, command=command, created_by=who)
+    params = None
+    if binned_signals:
+        from moderation.features import CommentFeatures
+
+        params = {"features": CommentFeatures(binned_signals=True)}
+    trained = training.train(corpus, settings, command=command, created_by=who, params=params)
     if leave_one_out:
-        held_out = training.leave_one_file_out(corpus, settings)
+        held_out = training.leave_one_file_out(corpus, settings, params)
         trained.metrics["leave_one_file_out"] = held_out
         for name, m in [*held_out.get("files", {}).items(), ("all", held_out.get("all"))]:
             if m:
@@ -122,7 +134,7 @@ def train_command(
                     f" fpr_spam {m['fpr_spam']:.4f}"
                 )
     if leave_one_corpus:
-        transfer = training.leave_one_corpus_out(corpus, settings)
+        transfer = training.leave_one_corpus_out(corpus, settings, params)
         trained.metrics["leave_one_corpus_out"] = transfer
         for name, m in transfer.items():
             auc = "–" if m["roc_auc"] is None else f"{m['roc_auc']:.4f}"
