@@ -1,7 +1,7 @@
 """Print the classifier's quality: leave one corpus out, leave one video out, SMS 5-fold.
 
     .venv/bin/python -m bench.quality [--data ../shared/data] [--jobs 2] [--seeds 1,2,3,4]
-                                      [--only loco|lovo]
+                                      [--only loco|lovo] [--news]
 
 Leave one corpus out (zero-shot transfer, what a site the model never saw gets): for each
 of YouTube, SMS, ScamSpot and Fox News, train on all the other corpora (and the Davidson
@@ -192,6 +192,11 @@ def main(argv: list[str] | None = None) -> int:
         " print one YouTube row a seed: how far the figures move with the folds alone.",
     )
     parser.add_argument("--only", choices=["loco", "lovo"], help="Run one part only.")
+    parser.add_argument(
+        "--news",
+        action="store_true",
+        help="Leave-one-video-out: also train on ScamSpot, Fox News.",
+    )
     args = parser.parse_args(argv)
     started = time.monotonic()
     if args.only != "lovo":
@@ -210,11 +215,14 @@ def main(argv: list[str] | None = None) -> int:
     sms_all = training.read_corpus(sms_path, "sms")
     sms = training.read_corpus(sms_path, "sms", dedupe=True)
     others = [sms_all]
-    for path, fmt in (
-        (args.data / "scamspot-instagram-comments" / "comments_extracted.json", "scamspot"),
-        (args.data / "fox-news-comments" / "fox-news-comments.json", "foxnews"),
-        (davidson_path, "davidson"),
-    ):
+    # The shipped model's training set (the existing line); --news adds the new corpora.
+    extra_paths = [(davidson_path, "davidson")]
+    if args.news:
+        extra_paths[:0] = [
+            (args.data / "scamspot-instagram-comments" / "comments_extracted.json", "scamspot"),
+            (args.data / "fox-news-comments" / "fox-news-comments.json", "foxnews"),
+        ]
+    for path, fmt in extra_paths:
         if path.exists():
             others.append(training.read_corpus(path, fmt))
     folds = list(
