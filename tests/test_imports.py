@@ -331,3 +331,32 @@ def test_cli_import_names_bad_rows_and_stores_nothing(app, runner, creds, tmp_pa
     assert result.exit_code == 1
     with db.new_session(app) as s:
         assert s.scalar(select(func.count()).select_from(Comment)) == 0
+
+
+def test_the_openapi_document_describes_both_import_routes(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    for path in ("/api/v1/imports", "/api/v1/admin/imports"):
+        operation = document["paths"][path]["post"]
+        assert set(operation["requestBody"]["content"]) == {
+            "application/json",
+            "application/x-ndjson",
+            "text/csv",
+            "application/xml",
+            "text/xml",
+        }
+        assert {"200", "400", "415", "422"} <= operation["responses"].keys()
+    row = document["components"]["schemas"]["ImportRow"]
+    assert set(row["required"]) == {"id", "post_id", "content", "status"}
+    assert set(row["properties"]) == {
+        "id",
+        "post_id",
+        "parent_id",
+        "author_name",
+        "author_email",
+        "author_url",
+        "author_ip",
+        "user_agent",
+        "content",
+        "status",
+        "created_at",
+    }

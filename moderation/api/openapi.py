@@ -9,6 +9,8 @@ from pydantic.json_schema import models_json_schema
 
 from moderation.api.admin import ADMIN_MODELS
 from moderation.api.admin import openapi_paths as admin_paths
+from moderation.api.imports import IMPORT_MODELS
+from moderation.api.imports import openapi_paths as import_paths
 from moderation.api.openapi_parts import REF
 from moderation.api.openapi_parts import json_response
 from moderation.api.openapi_parts import param
@@ -28,6 +30,7 @@ DOCUMENTED_MODELS: list[type[BaseModel]] = [
     PostCommentsPage,
     *QUEUE_MODELS,
     *ADMIN_MODELS,
+    *IMPORT_MODELS,
 ]
 
 PROBLEM_SCHEMA = {
@@ -113,6 +116,7 @@ def build_document() -> dict[str, Any]:
             },
             **queue_paths(),
             **admin_paths(),
+            **import_paths(),
         },
     }
 
