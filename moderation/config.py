@@ -39,6 +39,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "MAX_PAGE_SIZE": 200,
         # The review queue's counts per status stop here (a count past it shows "10,000+").
         "QUEUE_COUNT_LIMIT": 10_000,
+        # How often the open review page refreshes its counts per status (0: never).
+        "REVIEW_POLL_SECONDS": 30.0,
         # Re-score comments held as classifier_unavailable once a classifier loads.
         "CLASSIFIER_RESCORE_ON_LOAD": True,
         # Training jobs (moderation.jobs): where they run, and when one counts as dead.

@@ -188,6 +188,15 @@ class Comment(Base):
         Index("ix_comments_site_post_status", "site_id", "post_id", "status", "created_at"),
         Index("ix_comments_author_email_status", "author_email", "status"),
         Index("ix_comments_parent", "parent_id"),
+        # The queue's triage (migration 0016): the ip filter, the score sort
+        # (moderation.listing.score_key) and, PostgreSQL only, the reason filter.
+        Index("ix_comments_author_ip_status", "author_ip", "status"),
+        Index("ix_comments_status_score", "status", text("(coalesce(spam_score, -1.0))"), "id"),
+        Index(
+            "ix_comments_reasons_gin",
+            text("(reasons::jsonb) jsonb_path_ops"),
+            postgresql_using="gin",
+        ).ddl_if(dialect="postgresql"),
         # The review queue's free-text search (moderation.queue.search_text), PostgreSQL
         # only: a trigram index answers LIKE '%word%' without scanning every comment.
         # Created by migration 0002_queue_indexes, which also enables pg_trgm.

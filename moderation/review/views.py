@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -17,6 +18,7 @@ from flask_login import current_user
 from flask_login import login_user
 from flask_login import logout_user
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 
 from moderation import queue
 from moderation.api.queue import ALL_STATUSES
@@ -29,8 +31,10 @@ from moderation.auth import page_role
 from moderation.auth import start_login_session
 from moderation.db import get_session
 from moderation.decisions import REASON_LABELS
+from moderation.listing import Sort
 from moderation.review.signin import Outcome
 from moderation.review.signin import authenticate
+from moderation.sanitize import inert_comment_html
 from moderation.settings import current_settings
 from moderation.tables import Comment
 from moderation.tables import Role
@@ -40,6 +44,29 @@ from moderation.tables import utcnow
 bp = Blueprint("review", __name__, url_prefix="/review")
 bp.add_app_template_global(REASON_LABELS, "reason_labels")  # the cards name each reason
 TABS = (Status.PENDING, Status.SPAM, Status.APPROVED, Status.REJECTED)
+# The query arguments a queue page keeps across tabs, pages, filters and Details -> Back.
+KEPT_ARGS = ("q", "post_id", "site", "author", "ip", "reason", "sort", "limit")
+FILTER_ARGS = ("q", "post_id", "site", "author", "ip", "reason")
+SORT_LABELS = {
+    Sort.NEWEST: "Newest first",
+    Sort.OLDEST: "Oldest first",
+    Sort.SCORE: "Highest score",
+}
+
+
+@bp.app_template_global("inert_html")
+def inert_html(comment: Comment) -> Markup:
+    """Return a held or spam comment's sanitized HTML with its links as plain text.
+
+    Computed from the raw text by the same sanitizer that made content_html (never by
+    changing content_html): the links are shown with their address, nothing to click.
+    """
+    return Markup(inert_comment_html(comment.content_raw))  # noqa: S704 (sanitized by bleach)
+
+
+def _is_admin() -> bool:
+    principal = current_principal()
+    return principal is not None and principal.role is Role.ADMIN
 
 
 def _page(body: str, status: int = 200) -> Response:
@@ -143,6 +170,26 @@ def _tab_url(status: Status | str, args: dict[str, str]) -> str:
     return url_for("review.queue_page", **{**args, "status": str(status)})
 
 
+def _filter_url(status: str, kept: dict[str, str]) -> Callable[[str, object], str]:
+    """Return a maker of links that add one filter to the current ones (first page)."""
+
+    def make(key: str, value: object) -> str:
+        return url_for("review.queue_page", **{**kept, key: str(value), "status": status})
+
+    return make
+
+
+def _safe_back(target: str | None, default: str) -> str:
+    """Return `target` when it is a queue page of this app (Details -> Back), else `default`."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    queue_path = url_for("review.queue_page")
+    if parts.scheme or parts.netloc or "\\" in target or parts.path != queue_path:
+        return default
+    return target
+
+
 @bp.get("/")
 @moderator_page
 def queue_page() -> Response:
@@ -150,9 +197,7 @@ def queue_page() -> Response:
     session = get_session()
     view = load_queue_view(session, request.args)
     page, counts, cap, status = view.page, view.counts, view.cap, view.status
-    kept = {
-        key: value for key in ("q", "post_id", "site", "limit") if (value := request.args.get(key))
-    }
+    kept = {key: value for key in KEPT_ARGS if (value := request.args.get(key))}
     body = render_template(
         "review/queue.html",
         status=status,
@@ -165,7 +210,19 @@ def queue_page() -> Response:
         parents=queue.parents_of(session, page.items),
         sites=queue.site_names(session),
         settings=current_settings(session),
-        filters=kept,
+        filters={key: value for key, value in kept.items() if key in FILTER_ARGS},
+        kept=kept,
+        sort=view.sort,
+        sorts=[
+            (sort, label, _tab_url(status, {**kept, "sort": str(sort)}))
+            for sort, label in SORT_LABELS.items()
+        ],
+        reasons=sorted(REASON_LABELS.items(), key=lambda item: item[1]),
+        filter_url=_filter_url(status, kept),
+        clear_url=_tab_url(status, {k: v for k, v in kept.items() if k not in FILTER_ARGS}),
+        back_path=request.full_path.rstrip("?"),
+        poll_seconds=current_app.config["REVIEW_POLL_SECONDS"],
+        is_admin=_is_admin(),
         next_url=url_for(
             "review.queue_page", **kept, status=status, cursor=page.next_cursor.encode()
         )
@@ -196,6 +253,11 @@ def comment_page(comment_id: int) -> Response:
         history=queue.history(session, comment_id),
         user=current_principal().label,
         etag_of=etag_of,
-        back_url=url_for("review.queue_page", status=str(comment.status)),
+        back_url=_safe_back(
+            request.args.get("back"), url_for("review.queue_page", status=str(comment.status))
+        ),
+        filter_url=_filter_url(ALL_STATUSES, {}),
+        back_path=None,
+        is_admin=_is_admin(),
     )
     return _page(body)

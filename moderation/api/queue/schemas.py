@@ -96,14 +96,16 @@ class StatusCounts(BaseModel):
 
 
 class QueuePageOut(BaseModel):
-    """One page of the review queue, newest first."""
+    """One page of the review queue, in the order asked (newest first by default)."""
 
     status: str
+    sort: str = Field(description="The order of items: newest, oldest or score.")
     items: list[QueueComment]
     next_cursor: str | None
     counts: StatusCounts
     count_limit: int = Field(
-        description="Counts stop here: a count equal to it means at least that many."
+        description="Counts other than pending stop here: such a count equal to it means at"
+        " least that many. The pending count is always exact."
     )
 
 
