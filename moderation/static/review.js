@@ -254,7 +254,7 @@
   function refreshEmpty() {
     if (!empty) return;
     const none = cards().length === 0;
-    empty.hidden = !none || Boolean(loading) || Boolean(nextLink());
+    empty.hidden = !none || inFlight > 0 || Boolean(loading) || Boolean(nextLink());
   }
 
   function hideCard(card) {
@@ -287,8 +287,22 @@
 
   // --- decisions: queued, sent one after another, each undoable ---
 
+  let inFlight = 0; // decisions asked for and not answered yet
+
   function enqueue(task) {
-    chain = chain.then(task, task);
+    inFlight += 1;
+    const run = async () => {
+      try {
+        await task();
+      } finally {
+        inFlight -= 1;
+        if (!inFlight) {
+          refreshEmpty();
+          topUp();
+        }
+      }
+    };
+    chain = chain.then(run, run);
     return chain;
   }
 
@@ -320,14 +334,17 @@
     enqueue(() => send(items, { undo: false }));
   }
 
+  // Undo waits its turn too: it undoes the last decision asked for, once that one is done.
   function undo() {
-    const entry = undoStack.pop();
-    if (!entry) {
-      say("Nothing to undo.", "error");
-      return;
-    }
-    const items = entry.map((item) => ({ card: item.card, action: STATUS_ACTION[item.from] }));
-    enqueue(() => send(items, { undo: true }));
+    enqueue(() => {
+      const entry = undoStack.pop();
+      if (!entry) {
+        say("Nothing to undo.", "error");
+        return null;
+      }
+      const items = entry.map((item) => ({ card: item.card, action: STATUS_ACTION[item.from] }));
+      return send(items, { undo: true });
+    });
   }
 
   async function refreshCard(card) {
@@ -506,6 +523,7 @@
   // Keep a few cards ahead of the current one.
   function topUp() {
     if (page !== "queue") return;
+    if (!cards().length && inFlight) return; // refill once the decisions are done
     const list = cards();
     const ahead = list.length - 1 - list.indexOf(current);
     if (ahead < 3) loadMore();
