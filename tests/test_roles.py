@@ -37,7 +37,7 @@ EXPECTED: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {
     ("/1.1/submit-ham", "POST"): (401, 422, 403, 403),
     # Moderator API: personal tokens work on every endpoint.
     ("/api/v1/queue", "GET"): (401, 403, 200, 200),
-    ("/api/v1/comments/<int:comment_id>/<any(approve, reject, spam):action>", "POST"): (
+    ("/api/v1/comments/<int:comment_id>/<any(approve, reject, spam, pending):action>", "POST"): (
         401,
         403,
         200,
@@ -54,7 +54,7 @@ EXPECTED: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {
     # Admin pages: moderators are refused; the matrix's empty forms are invalid or no-ops.
     ("/admin/", "GET"): (302, 403, 403, 200),
     ("/admin/settings", "GET"): (302, 403, 403, 200),
-    ("/admin/settings", "POST"): (302, 403, 403, 302),
+    ("/admin/settings", "POST"): (302, 403, 403, 422),  # shown again with its errors
     ("/admin/sites", "GET"): (302, 403, 403, 200),
     ("/admin/sites", "POST"): (302, 403, 403, 422),
     ("/admin/sites/<int:site_id>/revoke", "POST"): (302, 403, 403, 302),

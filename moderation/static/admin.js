@@ -79,6 +79,20 @@
     }
     line.append(produced);
     jobBox.append(line);
+    if (job.progress) {
+      const progressLine = el("p", null, "job-progress");
+      const label = el("label", "Progress");
+      label.htmlFor = "job-progress-bar";
+      const bar = el("progress", `${job.progress.done} of ${job.progress.total}`);
+      bar.id = "job-progress-bar";
+      bar.dataset.role = "job-progress";
+      bar.max = job.progress.total;
+      bar.value = job.progress.done;
+      const stage = el("span", ` ${job.progress.done} of ${job.progress.total} steps: ${job.progress.stage}`);
+      stage.dataset.role = "job-stage";
+      progressLine.append(label, " ", bar, stage);
+      jobBox.append(progressLine);
+    }
     const error = el("p", job.error || "", "job-error");
     error.dataset.role = "job-error";
     error.hidden = !job.error;
@@ -215,6 +229,34 @@
       } finally {
         previewButton.disabled = false;
       }
+    });
+  }
+
+  // --- revoking a site key asks first ---
+
+  const revokeDialog = document.getElementById("confirm-revoke");
+  if (revokeDialog) {
+    let pending = null;
+    document.querySelectorAll("form.revoke-form").forEach((form) => {
+      form.addEventListener("submit", (event) => {
+        if (form.dataset.confirmed === "yes") return;
+        event.preventDefault();
+        pending = form;
+        revokeDialog.querySelector('[data-role="site"]').textContent = form.dataset.site;
+        revokeDialog.showModal();
+        revokeDialog.querySelector('[data-role="cancel"]').focus();
+      });
+    });
+    revokeDialog.querySelector('[data-role="cancel"]').addEventListener("click", () => {
+      pending = null;
+      revokeDialog.close();
+    });
+    revokeDialog.querySelector('[data-role="confirm"]').addEventListener("click", () => {
+      const form = pending;
+      revokeDialog.close();
+      if (!form) return;
+      form.dataset.confirmed = "yes";
+      form.requestSubmit();
     });
   }
 })();

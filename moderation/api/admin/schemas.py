@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from pydantic import Field
 from pydantic import StrictBool
 
 from moderation.admin.preview import Preview
+from moderation.jobs.progress import job_progress
 from moderation.settings import ModerationSettings
 from moderation.tables import ClassifierVersion
 from moderation.tables import Role
@@ -75,6 +77,14 @@ class PreviewOut(BaseModel):
     labelled_proposed: LabelledOut
 
 
+class JobProgressOut(BaseModel):
+    """How far a job has come: steps done of total, read from its log."""
+
+    done: int
+    total: int
+    stage: str
+
+
 class TrainingJobOut(BaseModel):
     """A training job and what it produced."""
 
@@ -89,6 +99,7 @@ class TrainingJobOut(BaseModel):
     finished_at: datetime | None
     heartbeat_at: datetime | None
     version_id: int | None
+    progress: JobProgressOut
 
 
 class TrainingJobList(BaseModel):
@@ -237,6 +248,7 @@ def job_out(job: TrainingJob) -> TrainingJobOut:
         finished_at=job.finished_at,
         heartbeat_at=job.heartbeat_at,
         version_id=job.version_id,
+        progress=JobProgressOut(**asdict(job_progress(job.status, job.log or ""))),
     )
 
 
