@@ -71,7 +71,8 @@ SELECT
     ((i::bigint * 7919) % 1000) / 1000.0,
     ('[{"code": "hold_score", "detail": "0.61 >= 0.50 (v1)", "features": [{"feature":'
         || ' "thanks", "weight": -0.31}, {"feature": "project", "weight": 0.12}]}'
-        || CASE WHEN i % 97 = 0 THEN ', {"code": "too_many_links", "detail": "2 links"}' ELSE '' END
+        || CASE WHEN i % 97 = 0
+            THEN ', {"code": "too_many_links", "detail": "2 links"}' ELSE '' END
         || ']')::json,
     1,
     CASE WHEN s.status <> 'rejected' THEN md5(i::text) END,
