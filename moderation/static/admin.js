@@ -102,6 +102,8 @@
     details.append(el("summary", "Log"));
     const pre = el("pre", job.log || "");
     pre.dataset.role = "job-log";
+    pre.tabIndex = 0; // a scrolling log is reachable from the keyboard
+    pre.setAttribute("aria-label", "Training log");
     details.append(pre);
     jobBox.append(details);
     if (retrainForm) retrainForm.querySelector("button[type=submit]").disabled = OPEN.has(job.status);
