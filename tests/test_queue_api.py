@@ -798,3 +798,15 @@ def test_openapi_documents_sorts_and_triage_filters(client):
     for name in ("author", "ip", "reason", "sort", "cursor", "status", "site", "post_id", "q"):
         assert params[name]["in"] == "query"
     assert "sort" in document["components"]["schemas"]["QueuePageOut"]["properties"]
+
+
+def test_a_text_search_caps_the_pending_count_too(app, api, rows):
+    app.config["QUEUE_COUNT_LIMIT"] = 2
+    for _ in range(4):
+        rows.add(content_raw="Same words here.")
+    body = api.queue(q="same words").get_json()
+    assert body["counts"]["pending"] == 2  # at least 2
+    assert body["exact_counts"] == []
+    plain = api.queue().get_json()
+    assert plain["counts"]["pending"] == 4
+    assert plain["exact_counts"] == ["pending"]

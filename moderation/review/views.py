@@ -22,6 +22,7 @@ from markupsafe import Markup
 
 from moderation import queue
 from moderation.api.queue import ALL_STATUSES
+from moderation.api.queue import QueueView
 from moderation.api.queue import etag_of
 from moderation.api.queue import load_queue_view
 from moderation.auth import CSRF
@@ -190,6 +191,11 @@ def _safe_back(target: str | None, default: str) -> str:
     return target
 
 
+def _capped(view: QueueView, status: Status) -> bool:
+    """Return whether a tab's count is a lower bound (it reached the cap and is not exact)."""
+    return status not in view.exact and view.counts[status] >= view.cap
+
+
 @bp.get("/")
 @moderator_page
 def queue_page() -> Response:
@@ -201,9 +207,9 @@ def queue_page() -> Response:
     body = render_template(
         "review/queue.html",
         status=status,
-        tabs=[(tab, counts[tab], _tab_url(tab, kept)) for tab in TABS],
+        tabs=[(tab, counts[tab], _tab_url(tab, kept), _capped(view, tab)) for tab in TABS],
         total=sum(counts.values()),
-        total_capped=any(n >= cap for n in counts.values()),
+        total_capped=any(_capped(view, tab) for tab in TABS),
         cap=cap,
         all_url=_tab_url(ALL_STATUSES, kept),
         comments=page.items,

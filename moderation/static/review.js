@@ -540,7 +540,7 @@
       let total = 0;
       let anyCapped = false;
       for (const [status, n] of Object.entries(data.counts)) {
-        const capped = n >= data.count_limit && status !== "pending";
+        const capped = n >= data.count_limit && !data.exact_counts.includes(status);
         setCount(status, n, capped);
         total += n;
         anyCapped = anyCapped || capped;

@@ -47,7 +47,8 @@ def openapi_paths() -> dict[str, Any]:
                 "summary": "List the review queue, newest first or as sorted (keyset pagination).",
                 "description": "Filters combine (AND). next_cursor continues the same sort"
                 " and filters; a cursor of another sort is refused (422). The pending"
-                " count is exact; the other counts stop at count_limit.",
+                " count is exact (unless q is given); the others stop at count_limit"
+                " (see exact_counts).",
                 "parameters": [
                     param(
                         "status",

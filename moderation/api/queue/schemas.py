@@ -104,8 +104,11 @@ class QueuePageOut(BaseModel):
     next_cursor: str | None
     counts: StatusCounts
     count_limit: int = Field(
-        description="Counts other than pending stop here: such a count equal to it means at"
-        " least that many. The pending count is always exact."
+        description="Counts not in exact_counts stop here: such a count equal to it means at"
+        " least that many."
+    )
+    exact_counts: list[str] = Field(
+        description="The statuses whose counts are exact: pending, unless the query has q."
     )
 
 

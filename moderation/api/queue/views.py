@@ -169,9 +169,11 @@ class QueueView:
     page: QueuePage
     counts: dict[Status, int]
     cap: int
+    exact: frozenset[Status]
 
 
-# The pending count is always exact (the queue's length); the others stop at the cap.
+# The pending count is exact (the queue's length); the others stop at the cap. A text
+# search caps it too: '%word%' over every pending comment is what the cap is for.
 EXACT_COUNTS = frozenset({Status.PENDING})
 
 
@@ -186,12 +188,14 @@ def load_queue_view(session: Session, args: Mapping[str, str]) -> QueueView:
         session, queue_filter, cursor=cursor, limit=parse_limit(args.get("limit")), sort=sort
     )
     cap = count_limit()
+    exact = EXACT_COUNTS if queue_filter.q is None else frozenset()
     return QueueView(
         status=str(queue_filter.status) if queue_filter.status else ALL_STATUSES,
         sort=sort,
         page=page,
-        counts=queue.count_by_status(session, queue_filter, limit=cap, exact=EXACT_COUNTS),
+        counts=queue.count_by_status(session, queue_filter, limit=cap, exact=exact),
         cap=cap,
+        exact=exact,
     )
 
 
@@ -208,6 +212,7 @@ def list_queue() -> dict[str, Any]:
         next_cursor=view.page.next_cursor.encode() if view.page.next_cursor else None,
         counts=StatusCounts(**{str(status): n for status, n in view.counts.items()}),
         count_limit=view.cap,
+        exact_counts=sorted(str(status) for status in view.exact),
     )
     return out.model_dump(mode="json")
 
