@@ -226,7 +226,7 @@ def queue_page() -> Response:
         reasons=sorted(REASON_LABELS.items(), key=lambda item: item[1]),
         filter_url=_filter_url(status, kept),
         clear_url=_tab_url(status, {k: v for k, v in kept.items() if k not in FILTER_ARGS}),
-        back_path=request.full_path.rstrip("?"),
+        back_path=request.script_root + request.full_path.rstrip("?"),
         poll_seconds=current_app.config["REVIEW_POLL_SECONDS"],
         is_admin=_is_admin(),
         next_url=url_for(
