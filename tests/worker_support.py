@@ -85,6 +85,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     at: float
+    status: int = 0  # what the receiver answered (0: not answered yet)
 
 
 @dataclass
@@ -127,6 +128,7 @@ class Receiver:
                     if receiver.hold:
                         time.sleep(receiver.hold)
                     status = receiver.answer(got)
+                    got.status = status
                     self.send_response(status)
                     if 300 <= status < 400:
                         self.send_header("Location", receiver.url + "/redirected")
@@ -155,6 +157,16 @@ class Receiver:
         if self.server is not None:
             self.server.shutdown()
             self.server.server_close()
+
+    def delivered_order(self) -> list[str]:
+        """Return the webhook-ids in the order each was first answered 2xx."""
+        seen: list[str] = []
+        with self.lock:
+            for got in self.received:
+                msg_id = got.headers.get("webhook-id", "")
+                if 200 <= got.status < 300 and msg_id not in seen:
+                    seen.append(msg_id)
+        return seen
 
     def bodies(self) -> list[dict[str, Any]]:
         """Return every received body, parsed, in arrival order."""
