@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import re
 from typing import Any
 
 import pytest
@@ -369,3 +370,58 @@ def test_an_endpoint_that_keeps_failing_is_disabled_and_the_admin_told(
     assert deliver(app, waiting) == 1
     body = json.loads(receiver.received[-1].body)
     assert body["type"] == "comment.created"
+
+
+# --- the admin page ---
+
+
+def sign_in_admin(client) -> str:
+    """Sign in as the admin through the login page; return the page's CSRF token."""
+    form = client.get("/review/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+    client.post(
+        "/review/login",
+        data={"email": "admin@example.org", "password": "admin-password", "csrf_token": token},
+    )
+    page = client.get("/admin/webhooks").get_data(as_text=True)
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def test_the_admin_page_flags_disabled_endpoints_shows_the_log_and_redelivers(
+    app, client, creds, site_api, receiver
+):
+    app.config["WEBHOOKS_RETRY_WINDOW_SECONDS"] = 0.0
+    receiver.answer = lambda _r: 500
+    endpoint_id = register(client, creds, receiver.url + "/broken").get_json()["id"]
+    site_api.post()
+    with db.new_session(app) as s:
+        first = s.scalar(select(WebhookDelivery.id))
+    deliver(app, first)
+    token = sign_in_admin(client)
+    page = client.get("/admin/webhooks").get_data(as_text=True)
+    assert 'id="disabled-endpoints"' in page
+    assert "1 endpoint disabled for failing" in page
+    assert receiver.url + "/broken" in page
+    log = client.get(f"/admin/webhooks/{endpoint_id}").get_data(as_text=True)
+    assert f'data-delivery="{first}" data-status="failed"' in log
+    assert "HTTP 500" in log
+    # Redeliver without the CSRF token: refused, nothing queued.
+    assert client.post(f"/admin/webhooks/deliveries/{first}/redeliver").status_code == 400
+    assert count(app, WebhookDelivery) == 1
+    done = client.post(f"/admin/webhooks/deliveries/{first}/redeliver", data={"csrf_token": token})
+    assert done.status_code == 302
+    with db.new_session(app) as s:
+        again = s.scalars(select(WebhookDelivery).order_by(WebhookDelivery.id)).all()[-1]
+        assert again.id != first
+        assert again.event_id == s.get(WebhookDelivery, first).event_id
+        assert again.status is DeliveryStatus.PENDING
+    # Enabled again from the page, the new delivery goes out with the same webhook-id.
+    receiver.answer = lambda _r: 204
+    app.config["WEBHOOKS_RETRY_WINDOW_SECONDS"] = 3600.0
+    enabled = client.post(f"/admin/webhooks/{endpoint_id}/enable", data={"csrf_token": token})
+    assert enabled.status_code == 302
+    assert 'id="disabled-endpoints"' not in client.get("/admin/webhooks").get_data(as_text=True)
+    assert deliver(app, again.id) == 1
+    ids = {r.headers["webhook-id"] for r in receiver.received}
+    assert len(ids) == 1
+    assert receiver.received[-1].status == 204
