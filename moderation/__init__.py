@@ -19,6 +19,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from moderation import config
     from moderation import db
     from moderation import health
+    from moderation import mail
     from moderation import problems
     from moderation import review
     from moderation import security_headers
@@ -38,6 +39,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     taskqueue.init_app(app)
     webhooks.init_app(app)
+    mail.init_app(app)
     problems.init_app(app)
     auth.init_app(app)
     settings.init_app(app)

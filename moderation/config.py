@@ -59,6 +59,18 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "WEBHOOKS_RETRY_WINDOW_SECONDS": 86400.0,
         "WEBHOOKS_LEASE_SECONDS": 60.0,
         "WEBHOOKS_SWEEP_AFTER_SECONDS": 60.0,
+        # Moderator e-mail (moderation.mail): SMTP; no SMTP_HOST = mail is logged, not sent.
+        "SMTP_HOST": None,
+        "SMTP_PORT": 25,
+        "SMTP_USERNAME": None,
+        "SMTP_PASSWORD": None,
+        "SMTP_STARTTLS": False,
+        "SMTP_SSL": False,
+        "SMTP_TIMEOUT_SECONDS": 10.0,
+        "SMTP_FROM": "moderation@localhost",
+        "MAIL_BASE_URL": "http://127.0.0.1:8000",  # where the links in the mail point
+        "MAIL_DIGEST_MINUTES": 60,
+        "MAIL_LINK_MAX_AGE_SECONDS": 7 * 24 * 3600,
     }
 
 

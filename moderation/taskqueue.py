@@ -180,7 +180,10 @@ def worker_command(workers: int | None) -> None:
     """Run the background worker: webhook deliveries, e-mail, training jobs (Ctrl-C stops)."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
+    from moderation.mail.sending import where_mail_goes
+
     click.echo(f"worker: queue {redact(str(app.config['QUEUE_URL']))}", err=True)
+    click.echo(f"worker: {where_mail_goes(app.config)}", err=True)
     run_startup_hooks(app)
     make_consumer(app, workers).run()
 
