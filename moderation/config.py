@@ -47,6 +47,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "JOB_STALE_SECONDS": 60.0,
         "JOB_QUEUED_SECONDS": 300.0,
         "JOB_NICE": 10,
+        # Akismet routes: failed key attempts allowed per client address and window.
+        "AKISMET_KEY_FAILURES": 10,
+        "AKISMET_KEY_FAILURE_WINDOW_SECONDS": 3600.0,
     }
 
 
