@@ -81,12 +81,12 @@ def count_by_period(
 
     bucket = _bucket(Comment.created_at, chars, dialect)
     rows = session.execute(
-        select(bucket, Comment.status == Status.SPAM, func.count())
+        select(bucket, Comment.status, func.count())
         .where(Comment.site_id == site.id, Comment.created_at >= start, Comment.created_at < end)
-        .group_by(bucket, Comment.status == Status.SPAM)
+        .group_by(bucket, Comment.status)
     )
-    for period, spam, n in rows:
-        if spam:
+    for period, status, n in rows:
+        if status is Status.SPAM:
             counts(period).spam += n
         else:
             counts(period).ham += n
