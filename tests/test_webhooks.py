@@ -425,3 +425,15 @@ def test_the_admin_page_flags_disabled_endpoints_shows_the_log_and_redelivers(
     ids = {r.headers["webhook-id"] for r in receiver.received}
     assert len(ids) == 1
     assert receiver.received[-1].status == 204
+
+
+def test_openapi_documents_the_webhook_endpoints(client, creds, receiver):
+    document = client.get("/api/v1/openapi.json").get_json()
+    assert set(document["paths"]["/api/v1/webhooks"]) == {"get", "post"}
+    assert set(document["paths"]["/api/v1/webhooks/{endpoint_id}"]) == {"get", "patch", "delete"}
+    schemas = document["components"]["schemas"]
+    created = register(client, creds, receiver.url).get_json()
+    assert set(created) == set(schemas["EndpointCreated"]["properties"])
+    listed = client.get(HOOKS, headers=creds.headers("site")).get_json()["items"][0]
+    assert set(listed) == set(schemas["EndpointOut"]["properties"])
+    assert set(schemas["EndpointIn"]["properties"]) == {"url", "events", "site"}
