@@ -72,6 +72,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "MAIL_BASE_URL": "http://127.0.0.1:8000",  # where the links in the mail point
         "MAIL_DIGEST_MINUTES": 60,
         "MAIL_LINK_MAX_AGE_SECONDS": 7 * 24 * 3600,
+        # Akismet routes: failed key attempts allowed per client address and window.
+        "AKISMET_KEY_FAILURES": 10,
+        "AKISMET_KEY_FAILURE_WINDOW_SECONDS": 3600.0,
     }
 
 

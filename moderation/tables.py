@@ -116,6 +116,8 @@ class Site(Base):
     key_prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Its Akismet-style key (12 hex characters), hashed; None: no such key (or revoked).
+    akismet_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class MailMode(enum.StrEnum):
@@ -415,3 +417,40 @@ class MailLinkUse(Base):
     token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AkismetKeyFailure(Base):
+    """Failed Akismet key attempts of one client address in the current window.
+
+    A database row, like the flood marks, so that the limit holds across worker
+    processes and hosts: a 48-bit key must not be guessable by trying keys.
+    """
+
+    __tablename__ = "akismet_key_failures"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AkismetReport(Base):
+    """A site's submit-spam / submit-ham about a comment this service never checked.
+
+    Not a comment (never in the queue or on a page): a labelled example for retraining.
+    """
+
+    __tablename__ = "akismet_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    spam: Mapped[bool] = mapped_column(Boolean)
+    post_id: Mapped[str] = mapped_column(String(255))
+    author_name: Mapped[str] = mapped_column(String(245))
+    author_email: Mapped[str] = mapped_column(String(100))
+    author_url: Mapped[str | None] = mapped_column(String(200))
+    author_ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_akismet_reports_site_created", "site_id", "created_at"),)
