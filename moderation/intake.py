@@ -288,5 +288,6 @@ def submit_comment(
         },
     )
     # The outbox: comment.created commits with the comment or not at all.
-    record_event(session, Comment(**row, id=comment_id), EventType.CREATED, now=now)
+    comment = Comment(**row, id=comment_id)
+    record_event(session, comment, EventType.CREATED, now=now, site_name=site.name)
     return CommentOut.model_validate({**row, "id": comment_id})
