@@ -503,3 +503,16 @@ def test_every_method_answers_on_both_versions(client, creds, version, method):
     url = f"/{version}/verify-key?key={creds.site_key}&blog=b"
     response = client.open(url, method=method)
     assert text(response) == "valid"
+
+
+def test_erasing_a_commenter_erases_their_akismet_examples(akismet, app, client, creds):
+    akismet.call("submit-spam", comment_author_email="Gone@Example.org")
+    akismet.call("submit-spam", comment_author_email="stays@example.org")
+    response = client.post(
+        "/api/v1/admin/erasures",
+        json={"author_email": "gone@example.org"},
+        headers=creds.headers("admin"),
+    )
+    assert response.status_code == 200
+    with db.new_session(app) as s:
+        assert list(s.scalars(select(AkismetReport.author_email))) == ["stays@example.org"]
