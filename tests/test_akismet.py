@@ -554,3 +554,11 @@ def test_the_settings_page_saves_the_akismet_settings(app, client, creds):
     with db.new_session(app) as s:
         settings = load_settings(s)
     assert (settings.akismet_held_is_spam, settings.akismet_discard_score) == (True, 0.97)
+
+
+def test_deactivate_and_unknown_methods_answer_as_akismet(client, creds):
+    body = f"key={creds.site_key}&blog=b"
+    assert text(client.post("/1.1/deactivate", data=body, content_type=FORM)) == "deactivated"
+    assert text(client.post("/1.1/verify-key", data=body, content_type=FORM)) == "valid"
+    assert_invalid(client.post("/1.1/verify-wpcom-key", data=body, content_type=FORM), "Unknown")
+    assert_invalid(client.get("/1.2/no/such/thing"), "Unknown")
