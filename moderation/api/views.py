@@ -11,3 +11,4 @@ from moderation.api import admin  # noqa: E402, F401
 from moderation.api import comments  # noqa: E402, F401
 from moderation.api import openapi  # noqa: E402, F401
 from moderation.api import queue  # noqa: E402, F401
+from moderation.api import webhooks  # noqa: E402, F401

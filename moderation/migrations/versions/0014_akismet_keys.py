@@ -16,7 +16,7 @@ from alembic import op
 import moderation.tables
 
 revision = "0014"
-down_revision = "0003"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 
