@@ -44,6 +44,8 @@ EXPECTED: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {
             "get-stats",
             "get-key-stats",
             "get-subscription",
+            "deactivate",
+            "<path:name>",
         )
         for method in ("GET", "POST")
     },
