@@ -10,6 +10,7 @@ headers posted to the service).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -180,6 +181,52 @@ def test_python_akismet_with_a_wrong_key_raises_the_key_error(live_server, app):
     with pytest.raises(akismet_lib.APIKeyError):
         client.usage_limit()
     assert count(app) == 0
+
+
+class ToServiceAsync(httpx.AsyncHTTPTransport):
+    """The same redirection for python-akismet's AsyncClient."""
+
+    def __init__(self, base: str) -> None:
+        super().__init__()
+        self.base = httpx.URL(base)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send the request to the service instead of Akismet."""
+        request.url = request.url.copy_with(
+            scheme=self.base.scheme, host=self.base.host, port=self.base.port
+        )
+        request.headers["Host"] = self.base.netloc.decode("ascii")
+        return await super().handle_async_request(request)
+
+
+def test_python_akismet_async_client(live_server, app, akismet_key):
+    async def calls() -> dict[str, Any]:
+        http = httpx.AsyncClient(
+            transport=ToServiceAsync(live_server), params={"api_key": akismet_key}, timeout=10
+        )
+        config = akismet_lib.Config(key=akismet_key, url=BLOG)
+        client = await akismet_lib.AsyncClient.validated_client(config=config, http_client=http)
+        async with client:
+            return {
+                "verify": await client.verify_key(),
+                "check": await client.comment_check(user_ip="203.0.113.50", **COMMENT),
+                "test": await client.comment_check(
+                    user_ip="203.0.113.51", comment_author="viagra-test-123", is_test=True
+                ),
+                "ham": await client.submit_ham(user_ip="203.0.113.50", **COMMENT),
+                "usage": await client.usage_limit(),
+                "sites": await client.key_sites(result_format="csv"),
+            }
+
+    out = asyncio.run(calls())
+    assert out["verify"] is True
+    assert out["check"] is akismet_lib.CheckResponse.HAM
+    assert out["test"] is akismet_lib.CheckResponse.SPAM
+    assert out["ham"] is True
+    assert out["usage"]["limit"] == "none"
+    assert out["sites"].splitlines()[2].startswith("blog,")
+    with db.new_session(app) as s:
+        assert s.scalars(select(Comment.status)).one() == "approved"
 
 
 # --- npm akismet-api, through its host option (the key goes in the host name) ---

@@ -44,9 +44,14 @@ EXPECTED: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {
             "get-stats",
             "get-key-stats",
             "get-subscription",
+            "deactivate",
+            "<path:name>",
         )
         for method in ("GET", "POST")
     },
+    # History import: the matrix's {} has no "comments" (422); the admin's lacks ?site=.
+    ("/api/v1/imports", "POST"): (401, 422, 403, 403),
+    ("/api/v1/admin/imports", "POST"): (401, 403, 403, 422),
     # Moderator API: personal tokens work on every endpoint.
     ("/api/v1/queue", "GET"): (401, 403, 200, 200),
     ("/api/v1/comments/<int:comment_id>/<any(approve, reject, spam, pending):action>", "POST"): (
@@ -100,6 +105,21 @@ EXPECTED: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {
     ("/api/v1/admin/users", "POST"): (401, 403, 403, 422),
     ("/api/v1/admin/users/<int:user_id>", "PATCH"): (401, 403, 403, 200),
     ("/api/v1/admin/users/<int:user_id>/token", "POST"): (401, 403, 403, 201),
+    # Webhooks: a site manages its own endpoints, an admin any site's (issue 12).
+    ("/api/v1/webhooks", "GET"): (401, 200, 403, 200),
+    ("/api/v1/webhooks", "POST"): (401, 422, 403, 422),
+    ("/api/v1/webhooks/<int:endpoint_id>", "GET"): (401, 404, 403, 404),
+    ("/api/v1/webhooks/<int:endpoint_id>", "PATCH"): (401, 404, 403, 404),
+    ("/api/v1/webhooks/<int:endpoint_id>", "DELETE"): (401, 404, 403, 404),
+    ("/admin/webhooks", "GET"): (302, 403, 403, 200),
+    ("/admin/webhooks/<int:endpoint_id>", "GET"): (302, 403, 403, 404),
+    ("/admin/webhooks/<int:endpoint_id>/enable", "POST"): (302, 403, 403, 404),
+    ("/admin/webhooks/deliveries/<int:delivery_id>/redeliver", "POST"): (302, 403, 403, 404),
+    # Moderator e-mail: a link's confirmation page (the sample token is not a valid one).
+    ("/review/act/<token>", "GET"): (302, 403, 400, 400),
+    ("/review/act/<token>", "POST"): (302, 403, 400, 400),
+    ("/review/profile", "GET"): (302, 403, 200, 200),
+    ("/review/profile", "POST"): (302, 403, 422, 422),
 }
 
 
@@ -132,6 +152,9 @@ def _samples(comment_id: int) -> dict[str, Any]:
         "user_id": 1,
         "version_id": 999_999,
         "job_id": 999_999,
+        "endpoint_id": 999_999,
+        "delivery_id": 999_999,
+        "token": "not-a-signed-token",
         "name": "blog",
     }
 

@@ -17,6 +17,8 @@ from moderation.api.openapi_parts import ref
 from moderation.api.queue import QUEUE_MODELS
 from moderation.api.queue import openapi_paths as queue_paths
 from moderation.api.views import bp
+from moderation.api.webhooks_openapi import WEBHOOK_MODELS
+from moderation.api.webhooks_openapi import openapi_paths as webhook_paths
 from moderation.schemas import CommentIn
 from moderation.schemas import CommentOut
 from moderation.schemas import PostCommentsPage
@@ -28,6 +30,7 @@ DOCUMENTED_MODELS: list[type[BaseModel]] = [
     PostCommentsPage,
     *QUEUE_MODELS,
     *ADMIN_MODELS,
+    *WEBHOOK_MODELS,
 ]
 
 PROBLEM_SCHEMA = {
@@ -113,6 +116,7 @@ def build_document() -> dict[str, Any]:
             },
             **queue_paths(),
             **admin_paths(),
+            **webhook_paths(),
         },
     }
 

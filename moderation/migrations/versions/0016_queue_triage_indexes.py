@@ -1,7 +1,7 @@
 """queue triage: indexes for the score sort and the IP and reason filters
 
 Revision ID: 0016
-Revises: 0014
+Revises: 0011
 
 ix_comments_status_score serves sort=score (highest spam score first, unscored last);
 ix_comments_author_ip_status the ip filter and its counts; on PostgreSQL,
@@ -13,7 +13,7 @@ CREATE INDEX CONCURRENTLY under the same names.
 from alembic import op
 
 revision = "0016"
-down_revision = "0014"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
