@@ -23,6 +23,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from moderation import review
     from moderation import security_headers
     from moderation import settings
+    from moderation import storable
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(config.defaults(app.instance_path))
@@ -35,6 +36,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     db.init_app(app)
     problems.init_app(app)
+    storable.init_app(app)
     auth.init_app(app)
     settings.init_app(app)
     security_headers.init_app(app)

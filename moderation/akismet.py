@@ -34,6 +34,7 @@ from moderation.queue import Action
 from moderation.queue import apply_decision
 from moderation.schemas import CommentIn
 from moderation.schemas import error_map
+from moderation.storable import parse_id
 from moderation.tables import Comment
 from moderation.tables import Status
 
@@ -132,7 +133,7 @@ def _checked_comment(principal: Principal, form: dict[str, str]) -> int:
     site = principal.site
     guid = form.get("guid", "").strip()
     if guid:
-        comment_id = int(guid) if guid.isdecimal() else 0  # ids start at 1: none matches
+        comment_id = parse_id(guid) or 0  # ids start at 1: none matches
         stmt = select(Comment.id).where(Comment.id == comment_id, Comment.site_id == site.id)
     else:
         data = _comment_in(form)

@@ -29,6 +29,7 @@ from moderation.intake import duplicate_problem
 from moderation.problems import Problem
 from moderation.problems import invalid
 from moderation.schemas import CommentIn
+from moderation.storable import in_id_range
 from moderation.tables import AuditEvent
 from moderation.tables import Comment
 from moderation.tables import Site
@@ -90,7 +91,7 @@ class Cursor:
             comment_id = int(ident)
         except (ValueError, UnicodeError, binascii.Error):
             raise ValueError("not a queue cursor") from None
-        if created_at.tzinfo is None or comment_id < 1:
+        if created_at.tzinfo is None or not in_id_range(comment_id):
             raise ValueError("not a queue cursor")
         return cls(created_at, comment_id)
 

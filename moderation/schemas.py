@@ -22,6 +22,7 @@ from pydantic_core import PydanticCustomError
 
 from moderation.decisions import REASON_LABELS
 from moderation.problems import invalid
+from moderation.storable import StoredId
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -204,10 +205,10 @@ class CommentIn(BaseModel):
     content: Content
     author_url: _optional_text(URL_MAX, "The commenter's website (http or https).", _http_url)
     parent_id: Annotated[
-        int | None,
+        StoredId | None,
         BeforeValidator(_positive_int),
         BeforeValidator(_optional),
-        Field(default=None, ge=1, description="The id of the comment replied to."),
+        Field(default=None, description="The id of the comment replied to (none: top level)."),
     ]
     author_ip: _optional_text(45, "The commenter's IP address.", _ip)
     user_agent: _optional_text(500, "The commenter's browser User-Agent.")

@@ -58,6 +58,8 @@ def _safe_next(target: str | None) -> str:
     default = url_for("review.queue_page")
     if not target:
         return default
+    if not target.isprintable():  # CR, LF and other controls never reach a Location header
+        return default
     parts = urlsplit(target)
     prefixes = (bp.url_prefix or "/review", "/admin")
     if parts.scheme or parts.netloc or "\\" in target or not parts.path.startswith(prefixes):
