@@ -48,6 +48,11 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SESSION_IDLE_SECONDS": 3600,
         "SESSION_MAX_SECONDS": 43200,
         "SESSION_COOKIE_HTTPONLY": True,
+        # Behind a TLS proxy (README "Running behind a TLS proxy"): how many proxies set
+        # X-Forwarded-For/-Proto/-Host (0: none, the socket's peer is the client), and
+        # the Strict-Transport-Security max-age sent on https answers (0: none).
+        "PROXY_HOPS": 0,
+        "HSTS_SECONDS": 0,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_NAME": "moderation_session",
         "WTF_CSRF_TIME_LIMIT": None,

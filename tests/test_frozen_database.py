@@ -24,6 +24,7 @@ from sqlalchemy import text
 from moderation import create_app
 from moderation import db
 from moderation.accounts import create_site
+from moderation.cli.database import import_default_classifier
 from moderation.tables import AuditEvent
 from moderation.tables import Comment
 from tests.conftest import POSTGRES_URL
@@ -123,7 +124,7 @@ def test_frozen_postgresql_answers_503_fast_and_resumes_by_itself(frozen_app, ow
     assert acknowledged <= stored_emails(app)  # no acknowledged comment lost
 
 
-def _gunicorn(url: str, port: int) -> subprocess.Popen[bytes]:
+def _gunicorn(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "MODERATION_DATABASE_URL": url,
@@ -135,8 +136,8 @@ def _gunicorn(url: str, port: int) -> subprocess.Popen[bytes]:
         "MODERATION_DB_STATEMENT_TIMEOUT": "60",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--workers", "1", "--bind", f"127.0.0.1:{port}",
-         "--timeout", "120", "wsgi:app"],
+        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "--workers", "1",
+         "--bind", f"127.0.0.1:{port}", "--error-logfile", str(log), "wsgi:app"],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,
@@ -169,10 +170,19 @@ def _wait_for(check: Any, what: str, seconds: float = 30) -> Any:
     pytest.fail(f"timed out waiting for {what}")
 
 
-def test_worker_killed_mid_request_leaves_no_half_written_comment(frozen_app, own_postgres):
+def test_worker_killed_mid_request_leaves_no_half_written_comment(
+    frozen_app, own_postgres, tmp_path
+):
     app, key = frozen_app
+    import_default_classifier(app)
     port = free_port()
-    server = _gunicorn(own_postgres.url, port)
+    log = tmp_path / "gunicorn.log"
+    server = _gunicorn(own_postgres.url, port, log)
+
+    def warmed_up() -> int:
+        # gunicorn.conf.py's post_worker_init: the classifier loads before the first request.
+        return log.read_text().count("classifier version 1 loaded before serving")
+
     engine = create_engine(own_postgres.url)
     try:
 
@@ -187,6 +197,7 @@ def test_worker_killed_mid_request_leaves_no_half_written_comment(frozen_app, ow
                 conn.close()
 
         _wait_for(serving, "gunicorn to serve")
+        assert warmed_up() == 1
         worker = _worker_pids(server.pid)[0]
         with engine.connect() as blocker:
             # The intake inserts the comment, then its audit event: holding the events
@@ -219,6 +230,7 @@ def test_worker_killed_mid_request_leaves_no_half_written_comment(frozen_app, ow
         # gunicorn replaced the worker, which serves the same request whole.
         _wait_for(lambda: _worker_pids(server.pid) not in ([], [worker]), "a new worker")
         _wait_for(serving, "the new worker to serve")
+        assert warmed_up() == 2
         again = _request(port, key, 2)
         response = again.getresponse()
         assert response.status == 201, response.read()
