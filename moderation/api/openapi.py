@@ -10,7 +10,10 @@ from pydantic.json_schema import models_json_schema
 from moderation.api.admin import ADMIN_MODELS
 from moderation.api.admin import openapi_paths as admin_paths
 from moderation.api.openapi_parts import REF
+from moderation.api.openapi_parts import complete_responses
 from moderation.api.openapi_parts import json_response
+from moderation.api.openapi_parts import limit_param
+from moderation.api.openapi_parts import mark_nul_free
 from moderation.api.openapi_parts import param
 from moderation.api.openapi_parts import problem
 from moderation.api.openapi_parts import ref
@@ -55,7 +58,7 @@ def build_document() -> dict[str, Any]:
     schemas = dict(defs.get("$defs", {}))
     schemas["Problem"] = PROBLEM_SCHEMA
     body = ref(CommentIn)
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {"title": "Comment moderation API", "version": "1"},
         "components": {
@@ -63,58 +66,63 @@ def build_document() -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
-        "paths": {
-            "/api/v1/comments": {
-                "post": {
-                    "operationId": "create_comment",
-                    "summary": "Submit a comment (site key).",
-                    "requestBody": {
-                        "required": True,
-                        "content": {
-                            "application/json": {"schema": body},
-                            "application/x-www-form-urlencoded": {"schema": body},
+        "paths": complete_responses(
+            {
+                "/api/v1/comments": {
+                    "post": {
+                        "operationId": "create_comment",
+                        "summary": "Submit a comment (site key).",
+                        "requestBody": {
+                            "required": True,
+                            "content": {
+                                "application/json": {"schema": body},
+                                "application/x-www-form-urlencoded": {"schema": body},
+                            },
                         },
-                    },
-                    "responses": {
-                        "201": json_response(CommentOut, "Stored, with its decision."),
-                        "400": problem("Malformed body."),
-                        "401": problem("Missing, unknown or revoked key."),
-                        "409": problem("Duplicate comment."),
-                        "413": problem("Body over 1 MiB."),
-                        "415": problem("Not JSON or form-encoded."),
-                        "422": problem("Invalid fields, named in errors."),
-                        "429": problem("Flood: see Retry-After."),
-                        "503": problem("Database unavailable: see Retry-After."),
-                    },
-                }
-            },
-            "/api/v1/comments/{comment_id}": {
-                "get": {
-                    "operationId": "get_comment",
-                    "parameters": [param("comment_id", "path", "integer", "The comment.")],
-                    "responses": {
-                        "200": json_response(CommentOut, "The comment."),
-                        "404": problem("No such comment for this caller."),
-                    },
-                }
-            },
-            "/api/v1/posts/{post_id}/comments": {
-                "get": {
-                    "operationId": "list_post_comments",
-                    "parameters": [
-                        param("post_id", "path", "string", "The site's id for the post."),
-                        param("cursor", "query", "string", "next_cursor of the previous page."),
-                        param("limit", "query", "integer", "Threads per page.", minimum=1),
-                    ],
-                    "responses": {
-                        "200": json_response(PostCommentsPage, "Approved threads."),
-                    },
-                }
-            },
-            **queue_paths(),
-            **admin_paths(),
-        },
+                        "responses": {
+                            "201": json_response(CommentOut, "Stored, with its decision."),
+                            "400": problem("Malformed body."),
+                            "401": problem("Missing, unknown or revoked key."),
+                            "409": problem("Duplicate comment."),
+                            "413": problem("Body over 1 MiB."),
+                            "415": problem("Not JSON or form-encoded."),
+                            "422": problem("Invalid fields, named in errors."),
+                            "429": problem("Flood: see Retry-After."),
+                            "503": problem("Database unavailable: see Retry-After."),
+                        },
+                    }
+                },
+                "/api/v1/comments/{comment_id}": {
+                    "get": {
+                        "operationId": "get_comment",
+                        "parameters": [param("comment_id", "path", "integer", "The comment.")],
+                        "responses": {
+                            "200": json_response(CommentOut, "The comment."),
+                            "404": problem("No such comment for this caller."),
+                        },
+                    }
+                },
+                "/api/v1/posts/{post_id}/comments": {
+                    "get": {
+                        "operationId": "list_post_comments",
+                        "parameters": [
+                            param("post_id", "path", "string", "The site's id for the post."),
+                            param(
+                                "cursor", "query", "string", "next_cursor of the previous page."
+                            ),
+                            limit_param("Threads per page."),
+                        ],
+                        "responses": {
+                            "200": json_response(PostCommentsPage, "Approved threads."),
+                        },
+                    }
+                },
+                **queue_paths(),
+                **admin_paths(),
+            }
+        ),
     }
+    return mark_nul_free(document)
 
 
 @bp.get("/openapi.json")
