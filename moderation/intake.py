@@ -42,10 +42,12 @@ from moderation.schemas import CommentOut
 from moderation.settings import ModerationSettings
 from moderation.tables import AuditEvent
 from moderation.tables import Comment
+from moderation.tables import EventType
 from moderation.tables import FloodKind
 from moderation.tables import FloodMark
 from moderation.tables import Status
 from moderation.tables import UTCDateTime
+from moderation.webhooks.outbox import record_event
 
 # Built once: the hot path's statements. Core inserts because the ORM's unit of work
 # costs about a millisecond a comment more and nothing here needs the identity map.
@@ -73,13 +75,27 @@ class Assessment:
 
 def dedupe_key(site_id: int, data: CommentIn) -> str:
     """Hash what makes two comments duplicates: site, post, parent, author and text."""
+    return dedupe_key_of(
+        site_id, data.post_id, data.parent_id, data.author_name, data.author_email, data.content
+    )
+
+
+def dedupe_key_of(
+    site_id: int,
+    post_id: str,
+    parent_id: int | None,
+    author_name: str,
+    author_email: str,
+    content: str,
+) -> str:
+    """Hash a comment's duplicate-defining parts (the intake's and the import's key)."""
     parts = (
         str(site_id),
-        data.post_id,
-        str(data.parent_id or ""),
-        data.author_name.casefold(),
-        data.author_email.casefold(),
-        data.content,
+        post_id,
+        str(parent_id or ""),
+        author_name.casefold(),
+        author_email.casefold(),
+        content,
     )
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
@@ -271,4 +287,7 @@ def submit_comment(
             "note": "received",
         },
     )
+    # The outbox: comment.created commits with the comment or not at all.
+    comment = Comment(**row, id=comment_id)
+    record_event(session, comment, EventType.CREATED, now=now, site_name=site.name)
     return CommentOut.model_validate({**row, "id": comment_id})

@@ -35,6 +35,7 @@ from moderation.tables import Comment
 from moderation.tables import Site
 from moderation.tables import Status
 from moderation.tables import utcnow
+from moderation.webhooks.outbox import status_changed
 
 EXCERPT_CHARS = 240
 MAX_BULK = 200
@@ -42,11 +43,16 @@ SEARCH_MAX = 200
 
 
 class Action(enum.StrEnum):
-    """What a moderator can do to a comment ("not spam" is approve on a spam comment)."""
+    """What a moderator can do to a comment ("not spam" is approve on a spam comment).
+
+    PENDING ("back to pending", also what undo sends) puts a comment back in the queue;
+    it is no label for retraining, which reads only approved and spam comments.
+    """
 
     APPROVE = "approve"
     REJECT = "reject"
     SPAM = "spam"
+    PENDING = "pending"
 
     @property
     def status(self) -> Status:
@@ -55,6 +61,7 @@ class Action(enum.StrEnum):
             Action.APPROVE: Status.APPROVED,
             Action.REJECT: Status.REJECTED,
             Action.SPAM: Status.SPAM,
+            Action.PENDING: Status.PENDING,
         }[self]
 
 
@@ -318,6 +325,8 @@ def apply_decision(
         raise stale(fresh or comment, expected_version) from None
     except IntegrityError:
         raise duplicate_problem() from None
+    # The outbox: the sites hear of the change only if it commits.
+    status_changed(session, comment, previous, actor.label, note, now=now)
     return DecisionResult(comment, changed=True, event=event)
 
 

@@ -20,6 +20,8 @@ from moderation.api.openapi_parts import ref
 from moderation.api.queue import QUEUE_MODELS
 from moderation.api.queue import openapi_paths as queue_paths
 from moderation.api.views import bp
+from moderation.api.webhooks_openapi import WEBHOOK_MODELS
+from moderation.api.webhooks_openapi import openapi_paths as webhook_paths
 from moderation.schemas import CommentIn
 from moderation.schemas import CommentOut
 from moderation.schemas import PostCommentsPage
@@ -31,6 +33,7 @@ DOCUMENTED_MODELS: list[type[BaseModel]] = [
     PostCommentsPage,
     *QUEUE_MODELS,
     *ADMIN_MODELS,
+    *WEBHOOK_MODELS,
 ]
 
 PROBLEM_SCHEMA = {
@@ -66,62 +69,60 @@ def build_document() -> dict[str, Any]:
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
         "security": [{"bearer": []}],
-        "paths": complete_responses(
-            {
-                "/api/v1/comments": {
-                    "post": {
-                        "operationId": "create_comment",
-                        "summary": "Submit a comment (site key).",
-                        "requestBody": {
-                            "required": True,
-                            "content": {
-                                "application/json": {"schema": body},
-                                "application/x-www-form-urlencoded": {"schema": body},
-                            },
+        "paths": {
+            "/api/v1/comments": {
+                "post": {
+                    "operationId": "create_comment",
+                    "summary": "Submit a comment (site key).",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {"schema": body},
+                            "application/x-www-form-urlencoded": {"schema": body},
                         },
-                        "responses": {
-                            "201": json_response(CommentOut, "Stored, with its decision."),
-                            "400": problem("Malformed body."),
-                            "401": problem("Missing, unknown or revoked key."),
-                            "409": problem("Duplicate comment."),
-                            "413": problem("Body over 1 MiB."),
-                            "415": problem("Not JSON or form-encoded."),
-                            "422": problem("Invalid fields, named in errors."),
-                            "429": problem("Flood: see Retry-After."),
-                            "503": problem("Database unavailable: see Retry-After."),
-                        },
-                    }
-                },
-                "/api/v1/comments/{comment_id}": {
-                    "get": {
-                        "operationId": "get_comment",
-                        "parameters": [param("comment_id", "path", "integer", "The comment.")],
-                        "responses": {
-                            "200": json_response(CommentOut, "The comment."),
-                            "404": problem("No such comment for this caller."),
-                        },
-                    }
-                },
-                "/api/v1/posts/{post_id}/comments": {
-                    "get": {
-                        "operationId": "list_post_comments",
-                        "parameters": [
-                            param("post_id", "path", "string", "The site's id for the post."),
-                            param(
-                                "cursor", "query", "string", "next_cursor of the previous page."
-                            ),
-                            limit_param("Threads per page."),
-                        ],
-                        "responses": {
-                            "200": json_response(PostCommentsPage, "Approved threads."),
-                        },
-                    }
-                },
-                **queue_paths(),
-                **admin_paths(),
-            }
-        ),
+                    },
+                    "responses": {
+                        "201": json_response(CommentOut, "Stored, with its decision."),
+                        "400": problem("Malformed body."),
+                        "401": problem("Missing, unknown or revoked key."),
+                        "409": problem("Duplicate comment."),
+                        "413": problem("Body over 1 MiB."),
+                        "415": problem("Not JSON or form-encoded."),
+                        "422": problem("Invalid fields, named in errors."),
+                        "429": problem("Flood: see Retry-After."),
+                        "503": problem("Database unavailable: see Retry-After."),
+                    },
+                }
+            },
+            "/api/v1/comments/{comment_id}": {
+                "get": {
+                    "operationId": "get_comment",
+                    "parameters": [param("comment_id", "path", "integer", "The comment.")],
+                    "responses": {
+                        "200": json_response(CommentOut, "The comment."),
+                        "404": problem("No such comment for this caller."),
+                    },
+                }
+            },
+            "/api/v1/posts/{post_id}/comments": {
+                "get": {
+                    "operationId": "list_post_comments",
+                    "parameters": [
+                        param("post_id", "path", "string", "The site's id for the post."),
+                        param("cursor", "query", "string", "next_cursor of the previous page."),
+                        limit_param("Threads per page."),
+                    ],
+                    "responses": {
+                        "200": json_response(PostCommentsPage, "Approved threads."),
+                    },
+                }
+            },
+            **queue_paths(),
+            **admin_paths(),
+            **webhook_paths(),
+        },
     }
+    complete_responses(document["paths"])
     return mark_nul_free(document)
 
 

@@ -19,7 +19,9 @@ from sqlalchemy.orm import Session
 
 from moderation.auth import SITE_ACTOR_PREFIX
 from moderation.classifier import Doc
+from moderation.imports.store import IMPORT_ACTOR_PREFIX
 from moderation.rescore import doc_of
+from moderation.tables import AkismetReport
 from moderation.tables import AuditEvent
 from moderation.tables import Comment
 from moderation.tables import Status
@@ -112,14 +114,16 @@ def moderator_labels(
     A moderator is a user (review page, API), or a site reporting its own moderators'
     decision (Akismet's submit-spam/ham): a site's event that changed a status. The
     site's event that created the comment (from no status) is the intake's, not a label.
+    An imported comment's status is its site moderators' final decision: a label.
     """
     by_site_moderator = and_(
         AuditEvent.actor.startswith(SITE_ACTOR_PREFIX), AuditEvent.from_status.is_not(None)
     )
+    imported = AuditEvent.actor.startswith(IMPORT_ACTOR_PREFIX)
     decided = (
         exists()
         .where(AuditEvent.comment_id == Comment.id)
-        .where(or_(AuditEvent.user_id.is_not(None), by_site_moderator))
+        .where(or_(AuditEvent.user_id.is_not(None), by_site_moderator, imported))
         .where(AuditEvent.to_status == Comment.status)
     )
     if since is not None:
@@ -138,7 +142,7 @@ def decision_examples(session: Session, since: datetime | None = None) -> list[E
     """Return the moderators' labels as examples (oldest first)."""
     labels = moderator_labels(session, since=since)
     if not labels:
-        return []
+        return akismet_report_examples(session, since)
     examples = []
     ids = sorted(labels)
     for start in range(0, len(ids), 500):
@@ -148,8 +152,30 @@ def decision_examples(session: Session, since: datetime | None = None) -> list[E
             examples.append(
                 Example(doc_of(comment), labels[comment.id], f"comment:{comment.id}", "decisions")
             )
+    examples.extend(akismet_report_examples(session, since))
     examples.sort(key=lambda e: e.key)
     return examples
+
+
+def akismet_report_examples(session: Session, since: datetime | None = None) -> list[Example]:
+    """Return sites' submit-spam / submit-ham about comments never checked here (labels)."""
+    stmt = select(AkismetReport).order_by(AkismetReport.id)
+    if since is not None:
+        stmt = stmt.where(AkismetReport.created_at >= since)
+    return [
+        Example(
+            Doc(
+                content=report.content,
+                author_name=report.author_name,
+                author_email=report.author_email,
+                author_url=report.author_url,
+            ),
+            report.spam,
+            f"akismet-report:{report.id}",
+            "decisions",
+        )
+        for report in session.scalars(stmt)
+    ]
 
 
 def corpus_examples(config: Mapping[str, Any], names: Iterable[str]) -> list[Example]:

@@ -31,6 +31,8 @@ class SettingsOut(BaseModel):
     trust_new_authors: bool
     max_links: int
     links_alone_never_spam: bool
+    akismet_held_is_spam: bool
+    akismet_discard_score: float
 
 
 class StatusCountsOut(BaseModel):
@@ -301,3 +303,10 @@ def preview_out(preview: Preview, settings: ModerationSettings) -> PreviewOut:
         labelled_current=LabelledOut(**vars(preview.labelled_current)),
         labelled_proposed=LabelledOut(**vars(preview.labelled_proposed)),
     )
+
+
+class AkismetKeyOut(BaseModel):
+    """A site's new Akismet key (12 hex characters), shown only in this answer."""
+
+    site: str
+    akismet_key: str

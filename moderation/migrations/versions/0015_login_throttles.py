@@ -1,7 +1,7 @@
 """login_throttles (failed sign-ins per client, client and login, login)
 
 Revision ID: 0015
-Revises: 0003
+Revises: 0011
 
 The failed-login counters on users (failed_logins, locked_until) are no longer read: a lock
 per account let anyone lock the owner out and told which accounts exist.
@@ -13,7 +13,7 @@ from alembic import op
 import moderation.tables
 
 revision = "0015"
-down_revision = "0003"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
