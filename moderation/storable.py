@@ -31,8 +31,18 @@ SURROGATE_MESSAGE = "contains an unpaired surrogate (invalid Unicode)"
 BODY_PREFIXES = ("/api/", "/1.1/")  # these read their bodies through moderation.bodies
 
 
+# 1 to 2147483647 without leading zeros, as a regex: a number out of range must not match
+# the route's pattern at all, or werkzeug answers 405 where another method's rule matched.
+ID_REGEX = (
+    r"(?:[1-9]\d{0,8}|1\d{9}|20\d{8}|21[0-3]\d{7}|214[0-6]\d{6}|2147[0-3]\d{5}"
+    r"|21474[0-7]\d{4}|214748[0-2]\d{3}|2147483[0-5]\d{2}|21474836[0-3]\d|214748364[0-7])"
+)
+
+
 class IdConverter(IntegerConverter):
     """The `int` URL converter for ids: 1 to ID_MAX, else the route does not match (404)."""
+
+    regex = ID_REGEX
 
     def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("min", 1)
