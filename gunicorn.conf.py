@@ -25,6 +25,9 @@ accesslog = "-"
 # Each worker loads the app itself (no preload): the classifier, the database pool and
 # their threads are per process.
 preload_app = False
+# gunicorn 27's control socket lives at one path per user ($HOME/.gunicorn): several
+# servers on one host would share it. Nothing here uses it.
+control_socket_disable = True
 
 
 def post_worker_init(worker: Any) -> None:
