@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from moderation.db import LIKE_ESCAPE
 from moderation.db import escape_like
+from moderation.storable import in_id_range
 from moderation.tables import Comment
 from moderation.tables import Status
 
@@ -87,7 +88,7 @@ class Cursor:
             name, key, ident = parts
             sort = Sort(name)
             comment_id = int(ident)
-            if comment_id < 1:
+            if not in_id_range(comment_id):
                 raise ValueError("not a comment id")
             if sort is Sort.SCORE:
                 score = float(key)

@@ -162,6 +162,22 @@ class LoginSession(Base):
     user: Mapped[User] = relationship(lazy="joined")
 
 
+class LoginThrottle(Base):
+    """Failed sign-ins counted per client address, per (address, login) and per login.
+
+    Keys never say whether an account exists: a login is keyed by the hash of what was
+    typed, known or not. See moderation/review/throttle.py.
+    """
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    strikes: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 # What the queue's search reads, lower-cased; the trigram index is built on exactly this.
 SEARCH_TEXT_SQL = "lower(author_name) || ' ' || lower(author_email) || ' ' || lower(content_raw)"
 

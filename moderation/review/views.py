@@ -28,11 +28,13 @@ from moderation.api.queue import load_queue_view
 from moderation.auth import CSRF
 from moderation.auth import current_principal
 from moderation.auth import end_login_session
+from moderation.auth import mark_seen
 from moderation.auth import page_role
 from moderation.auth import start_login_session
 from moderation.db import get_session
 from moderation.decisions import REASON_LABELS
 from moderation.listing import Sort
+from moderation.review import throttle
 from moderation.review.signin import Outcome
 from moderation.review.signin import authenticate
 from moderation.sanitize import inert_comment_html
@@ -86,6 +88,8 @@ def _safe_next(target: str | None) -> str:
     default = url_for("review.queue_page")
     if not target:
         return default
+    if not target.isprintable():  # CR, LF and other controls never reach a Location header
+        return default
     parts = urlsplit(target)
     prefixes = (bp.url_prefix or "/review", "/admin")
     if parts.scheme or parts.netloc or "\\" in target or not parts.path.startswith(prefixes):
@@ -119,22 +123,37 @@ def login() -> Response:
     session = get_session()
     now = utcnow()
     config = current_app.config
-    attempt = authenticate(
-        session,
-        email,
-        password,
-        now=now,
-        max_failures=config["LOGIN_MAX_FAILURES"],
-        lock_seconds=config["LOGIN_LOCK_SECONDS"],
+    keys = throttle.keys_for(request.remote_addr or "unknown", email)
+    known_device = throttle.is_known_device(
+        config["SECRET_KEY"], request.cookies.get(throttle.DEVICE_COOKIE), keys
     )
+    until = throttle.blocked_until(session, keys, now, known_device=known_device)
+    if until is not None:  # refused before any password check: guessing gains nothing
+        return _refused(Outcome.LOCKED, until, email, now)
+    attempt = authenticate(session, email, password)
+    if attempt.outcome is Outcome.BAD_CREDENTIALS:
+        until = throttle.record_failure(session, keys, now, throttle.Limits.from_config(config))
+        session.commit()  # keep the count
+        return _refused(Outcome.LOCKED if until else attempt.outcome, until, email, now)
     if attempt.outcome is not Outcome.SIGNED_IN:
-        session.commit()  # keep the failure count
-        return _refused(attempt.outcome, attempt.locked_until, email, now)
+        return _refused(attempt.outcome, None, email, now)
+    throttle.record_success(session, keys)
     user_session = start_login_session(session, attempt.user)
     session.commit()
     cookie_session.clear()  # nothing from before sign-in survives (fixation, old tokens)
     login_user(user_session)
-    return redirect(_safe_next(request.form.get("next")))
+    mark_seen()
+    response = redirect(_safe_next(request.form.get("next")))
+    response.set_cookie(
+        throttle.DEVICE_COOKIE,
+        throttle.device_cookie(config["SECRET_KEY"], keys),
+        max_age=throttle.DEVICE_MAX_AGE,
+        path=url_for("review.login"),
+        secure=current_app.session_interface.get_cookie_secure(current_app),
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
 
 
 def _refused(
@@ -143,7 +162,7 @@ def _refused(
     if outcome is Outcome.LOCKED and locked_until is not None:
         minutes = max(1, round((locked_until - now).total_seconds() / 60))
         message = (
-            "Too many failed sign-ins: this account is locked for about"
+            "Too many failed sign-ins: try again from here in about"
             f" {minutes} minute{'s' if minutes != 1 else ''}."
         )
         response = _login_form(message, 429, email)

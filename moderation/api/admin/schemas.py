@@ -153,7 +153,7 @@ class SiteIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, json_schema_extra={"pattern": r"\S"})
 
 
 class SiteOut(BaseModel):
@@ -183,7 +183,7 @@ class UserIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(min_length=3, max_length=254)
+    email: str = Field(min_length=3, max_length=254, json_schema_extra={"format": "email"})
     password: str = Field(min_length=8, max_length=1024)
     role: Role = Role.MODERATOR
 
@@ -210,7 +210,7 @@ class ErasureIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    author_email: str = Field(min_length=3, max_length=100)
+    author_email: str = Field(min_length=3, max_length=100, json_schema_extra={"format": "email"})
 
 
 class ErasureOut(BaseModel):

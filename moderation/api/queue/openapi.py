@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from moderation.api.openapi_parts import json_body
 from moderation.api.openapi_parts import json_response
+from moderation.api.openapi_parts import limit_param
 from moderation.api.openapi_parts import param
 from moderation.api.openapi_parts import problems
 from moderation.api.queue.schemas import ALL_STATUSES
@@ -83,7 +84,7 @@ def openapi_paths() -> dict[str, Any]:
                         "string",
                         "next_cursor of the previous page (same sort).",
                     ),
-                    param("limit", "query", "integer", "Page size.", minimum=1),
+                    limit_param("Page size."),
                 ],
                 "responses": {
                     "200": json_response(QueuePageOut, "A page and the counts per status."),

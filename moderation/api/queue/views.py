@@ -42,6 +42,7 @@ from moderation.queue import QueuePage
 from moderation.queue import Sort
 from moderation.schemas import CommentOut
 from moderation.schemas import validate_model
+from moderation.storable import parse_id
 from moderation.tables import AuditEvent
 from moderation.tables import Comment
 from moderation.tables import Role
@@ -230,9 +231,10 @@ def _if_match_version(comment_id: int) -> int | None:
         return None
     versions = set()
     for tag in etags.as_set(include_weak=True):
-        match = ETAG_VERSION.match(tag)
-        if match and int(match.group(1)) == comment_id:
-            versions.add(int(match.group(2)))
+        match = ETAG_VERSION.match(tag or "")  # If-Match: "" names no version
+        if match and parse_id(match.group(1)) == comment_id:
+            version = parse_id(match.group(2))
+            versions.add(version if version is not None else 0)  # 0: no version matches
     if len(versions) != 1:
         raise Problem(
             409,
