@@ -236,7 +236,14 @@ def node_available() -> bool:
     return shutil.which("node") is not None and (ROOT / "node_modules" / "akismet-api").is_dir()
 
 
-@pytest.mark.skipif(not node_available(), reason="node or node_modules missing: run `make node`")
+@pytest.fixture
+def node_required() -> None:
+    """Fail (never skip) without node and the locked npm client: `make test` installs both."""
+    if not node_available():
+        pytest.fail("node or node_modules/akismet-api missing: `make node` installs them")
+
+
+@pytest.mark.usefixtures("node_required")
 def test_npm_akismet_api_every_public_call(live_server, app, akismet_key):
     port = httpx.URL(live_server).port
     result = subprocess.run(
@@ -382,9 +389,16 @@ def stored_row(comment_id: int, **overrides: Any) -> dict[str, Any]:
     return row
 
 
-needs_php = pytest.mark.skipif(
-    not php_available(), reason="php-cli or WordPress's Akismet plugin missing"
-)
+@pytest.fixture
+def php_required() -> None:
+    """Fail (never skip) without php-cli and WordPress's Akismet plugin (`make test` has both)."""
+    if not php_available():
+        pytest.fail(
+            "php-cli or WordPress's Akismet plugin missing: `make wordpress` installs them"
+        )
+
+
+needs_php = pytest.mark.usefixtures("php_required")
 
 
 @needs_php
