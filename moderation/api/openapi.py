@@ -12,13 +12,18 @@ from moderation.api.admin import openapi_paths as admin_paths
 from moderation.api.imports import IMPORT_MODELS
 from moderation.api.imports import openapi_paths as import_paths
 from moderation.api.openapi_parts import REF
+from moderation.api.openapi_parts import complete_responses
 from moderation.api.openapi_parts import json_response
+from moderation.api.openapi_parts import limit_param
+from moderation.api.openapi_parts import mark_nul_free
 from moderation.api.openapi_parts import param
 from moderation.api.openapi_parts import problem
 from moderation.api.openapi_parts import ref
 from moderation.api.queue import QUEUE_MODELS
 from moderation.api.queue import openapi_paths as queue_paths
 from moderation.api.views import bp
+from moderation.api.webhooks_openapi import WEBHOOK_MODELS
+from moderation.api.webhooks_openapi import openapi_paths as webhook_paths
 from moderation.schemas import CommentIn
 from moderation.schemas import CommentOut
 from moderation.schemas import PostCommentsPage
@@ -31,6 +36,7 @@ DOCUMENTED_MODELS: list[type[BaseModel]] = [
     *QUEUE_MODELS,
     *ADMIN_MODELS,
     *IMPORT_MODELS,
+    *WEBHOOK_MODELS,
 ]
 
 PROBLEM_SCHEMA = {
@@ -58,7 +64,7 @@ def build_document() -> dict[str, Any]:
     schemas = dict(defs.get("$defs", {}))
     schemas["Problem"] = PROBLEM_SCHEMA
     body = ref(CommentIn)
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {"title": "Comment moderation API", "version": "1"},
         "components": {
@@ -107,7 +113,7 @@ def build_document() -> dict[str, Any]:
                     "parameters": [
                         param("post_id", "path", "string", "The site's id for the post."),
                         param("cursor", "query", "string", "next_cursor of the previous page."),
-                        param("limit", "query", "integer", "Threads per page.", minimum=1),
+                        limit_param("Threads per page."),
                     ],
                     "responses": {
                         "200": json_response(PostCommentsPage, "Approved threads."),
@@ -117,8 +123,11 @@ def build_document() -> dict[str, Any]:
             **queue_paths(),
             **admin_paths(),
             **import_paths(),
+            **webhook_paths(),
         },
     }
+    complete_responses(document["paths"])
+    return mark_nul_free(document)
 
 
 @bp.get("/openapi.json")

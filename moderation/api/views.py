@@ -12,3 +12,4 @@ from moderation.api import comments  # noqa: E402, F401
 from moderation.api import imports  # noqa: E402, F401
 from moderation.api import openapi  # noqa: E402, F401
 from moderation.api import queue  # noqa: E402, F401
+from moderation.api import webhooks  # noqa: E402, F401
