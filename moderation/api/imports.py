@@ -5,21 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import request
-from pydantic import BaseModel
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from moderation.api.openapi_parts import json_response
-from moderation.api.openapi_parts import param
-from moderation.api.openapi_parts import problems
-from moderation.api.openapi_parts import ref
 from moderation.api.views import bp
 from moderation.auth import current_principal
 from moderation.auth import require_role
 from moderation.auth import require_site
 from moderation.auth import site_actor
 from moderation.db import get_session
-from moderation.imports import ImportRow
 from moderation.imports import MalformedImport
 from moderation.imports import RowsInvalid
 from moderation.imports import import_comments
@@ -83,73 +77,11 @@ def import_site_history() -> dict[str, Any]:
 @require_role(Role.ADMIN)
 def import_history() -> dict[str, Any]:
     """Import a site's past comments (?site=NAME) with their final statuses."""
-    name = (request.args.get("site") or "").strip()
-    if not name:
+    name = request.args.get("site")
+    if name is None:
         raise invalid({"site": ["is required (the site's name, ?site=NAME)"]})
     session = get_session()
-    site_id = session.scalar(select(Site.id).where(Site.name == name))
+    site_id = session.scalar(select(Site.id).where(Site.name == name.strip()))
     if site_id is None:
-        raise invalid({"site": [f"there is no site named {name!r}"]})
+        raise Problem(404, "Not Found", f"There is no site named {name!r}.")
     return _import(site_id, current_principal().label)
-
-
-class ImportBody(BaseModel):
-    """A history as JSON (the other formats carry the same row fields)."""
-
-    comments: list[ImportRow]
-
-
-class ImportOut(BaseModel):
-    """What an import stored: new rows, rows already there, site id -> comment id."""
-
-    imported: int
-    already_present: int
-    ids: dict[str, int]
-
-
-IMPORT_MODELS: list[type[BaseModel]] = [ImportRow, ImportBody, ImportOut]
-
-
-def openapi_paths() -> dict[str, Any]:
-    """Return the OpenAPI paths of the two import routes."""
-    body = {
-        "required": True,
-        "content": {
-            "application/json": {"schema": ref(ImportBody)},
-            "application/x-ndjson": {"schema": {"type": "string"}},
-            "text/csv": {"schema": {"type": "string"}},
-            "application/xml": {"schema": {"type": "string"}},
-            "text/xml": {"schema": {"type": "string"}},
-        },
-    }
-    answers = {
-        "200": json_response(ImportOut, "Imported (again: nothing added)."),
-        **problems(
-            _400="Malformed body (or hostile XML).",
-            _401="Missing or bad credentials.",
-            _403="Wrong role.",
-            _409="A concurrent import of the same rows.",
-            _413="Body over 32 MiB.",
-            _415="Unsupported Content-Type.",
-            _422='Invalid rows, keyed "line N: field" or "row N: field"; nothing stored.',
-        ),
-    }
-    return {
-        "/api/v1/imports": {
-            "post": {
-                "operationId": "import_site_history",
-                "summary": "Import the calling site's past comments (site key).",
-                "requestBody": body,
-                "responses": answers,
-            }
-        },
-        "/api/v1/admin/imports": {
-            "post": {
-                "operationId": "import_history",
-                "summary": "Import a site's past comments (admin).",
-                "parameters": [param("site", "query", "string", "The site's name.")],
-                "requestBody": body,
-                "responses": answers,
-            }
-        },
-    }

@@ -9,8 +9,6 @@ from pydantic.json_schema import models_json_schema
 
 from moderation.api.admin import ADMIN_MODELS
 from moderation.api.admin import openapi_paths as admin_paths
-from moderation.api.imports import IMPORT_MODELS
-from moderation.api.imports import openapi_paths as import_paths
 from moderation.api.openapi_parts import REF
 from moderation.api.openapi_parts import complete_responses
 from moderation.api.openapi_parts import json_response
@@ -35,7 +33,6 @@ DOCUMENTED_MODELS: list[type[BaseModel]] = [
     PostCommentsPage,
     *QUEUE_MODELS,
     *ADMIN_MODELS,
-    *IMPORT_MODELS,
     *WEBHOOK_MODELS,
 ]
 
@@ -122,7 +119,6 @@ def build_document() -> dict[str, Any]:
             },
             **queue_paths(),
             **admin_paths(),
-            **import_paths(),
             **webhook_paths(),
         },
     }
