@@ -69,7 +69,8 @@ def openapi_paths() -> dict[str, Any]:
                 "operationId": "decide_comment",
                 "summary": "Approve, reject or mark as spam ('not spam' = approve).",
                 "description": "Send the version seen (body or If-Match: the ETag); a"
-                " comment changed meanwhile answers 409 and nothing changes.",
+                " comment changed meanwhile answers 409 and nothing changes. A site key may"
+                " decide on its own site's comments (the site is the audit event's actor).",
                 "parameters": [
                     comment_id,
                     param("action", "path", "string", "", enum=[a.value for a in Action]),
