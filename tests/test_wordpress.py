@@ -1,0 +1,308 @@
+"""End to end against a real WordPress (Debian's package, PHP, MariaDB): the connector plugin,
+and the official Akismet plugin with the must-use plugin, talking to a live service."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from moderation import create_app
+from moderation import db
+from moderation import training
+from moderation.accounts import create_site
+from moderation.accounts import create_user
+from moderation.accounts import issue_token
+from moderation.settings import save_settings
+from moderation.tables import AuditEvent
+from moderation.tables import Comment
+from moderation.tables import Role
+from tests.conftest import empty_tables
+from tests.wordpress_support import INTEGRATION
+from tests.wordpress_support import PLUGIN
+from tests.wordpress_support import WORDPRESS
+from tests.wordpress_support import LiveService
+from tests.wordpress_support import WordPress
+from tests.wordpress_support import form_fields
+from tests.wordpress_support import wait_until
+
+pytestmark = pytest.mark.wordpress
+
+SHIPPED = Path(__file__).resolve().parents[1] / "models" / "default.skops"
+HOLD_WORD = "hold-for-a-person"
+SPAM_WORD = "casino-jackpot-bonus"
+HAM = "Thanks for the clear write-up on the budget, it answered my question."
+
+
+@pytest.fixture(scope="module")
+def service(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveService]:
+    """The service with the shipped classifier, trusting new authors, on a live port."""
+    if not (WORDPRESS / "wp-comments-post.php").exists() or not shutil.which("php"):
+        pytest.fail("WordPress and PHP are missing: `make wordpress` installs them")
+    app = create_app(
+        {
+            "TESTING": True,
+            "SECRET_KEY": "test-secret",
+            "DATABASE_URL": database_url,
+            "CLASSIFIER_POLL_SECONDS": 0.0,
+            "SETTINGS_TTL_SECONDS": 0.0,
+            "CLASSIFIER_RESCORE_ON_LOAD": False,
+            "JOB_RUNNER": "none",
+            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+            "ARTIFACTS_DIR": str(tmp_path_factory.mktemp("artifacts")),
+            "FLOOD_SECONDS": 0,  # every comment comes from 127.0.0.1
+            "WEBHOOKS_ALLOW_PRIVATE": True,
+        }
+    )
+    empty_tables(app)
+    with app.app_context(), db.new_session(app, write=True) as s:
+        training.import_default_artifact(s, SHIPPED)
+        _, key = create_site(s, "wordpress")
+        admin = create_user(s, "admin@example.org", "admin-password", Role.ADMIN)
+        token = issue_token(s, admin)
+        save_settings(
+            s,
+            {
+                "trust_new_authors": True,
+                "moderation_words": [HOLD_WORD],
+                "disallowed_words": [SPAM_WORD],
+            },
+            "test",
+        )
+        s.commit()
+    live = LiveService(app)
+    live.site_key = key  # type: ignore[attr-defined]
+    live.admin_token = token  # type: ignore[attr-defined]
+    live.start()
+    yield live
+    live.stop()
+    empty_tables(app)
+    app.extensions[db.ENGINE].dispose()
+
+
+@pytest.fixture(scope="module")
+def wordpress(
+    service: LiveService, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WordPress]:
+    """WordPress installed through install.php, the connector activated with the constants."""
+    wp = WordPress(tmp_path_factory.mktemp("wordpress"), service.url)
+    try:
+        wp.build()
+        wp.write_config(
+            MODERATION_SERVICE_URL=service.url,
+            MODERATION_SITE_KEY=service.site_key,  # type: ignore[attr-defined]
+            MODERATION_RECHECK_DELAY=0,
+        )
+        wp.start()
+        wp.install()
+        wp.log_in()
+        wp.activate(PLUGIN)
+        yield wp
+    finally:
+        wp.close()
+
+
+def service_comment(app: Flask, comment_id: int) -> Comment:
+    """Read a comment from the service's database."""
+    with db.new_session(app) as s:
+        return s.get(Comment, comment_id)
+
+
+def service_events(app: Flask, comment_id: int) -> list[AuditEvent]:
+    """Read a comment's audit events from the service's database."""
+    with db.new_session(app) as s:
+        return list(
+            s.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.comment_id == comment_id)
+                .order_by(AuditEvent.id)
+            )
+        )
+
+
+def test_the_service_decision_becomes_wordpress_status(wordpress, service):
+    wp = wordpress
+    ham = wp.comment_id_of(wp.post_comment(HAM, author="Ada", email="ada@example.org"))
+    held = wp.comment_id_of(
+        wp.post_comment(
+            f"I would like a person to read this one ({HOLD_WORD}).",
+            author="Grace",
+            email="grace@example.org",
+        )
+    )
+    spam = wp.comment_id_of(
+        wp.post_comment(
+            f"Win big at the {SPAM_WORD} today",
+            author="Spammer",
+            email="spam@example.org",
+            url="https://spam.example.com/",
+        )
+    )
+    assert (wp.status(ham), wp.status(held), wp.status(spam)) == ("1", "0", "spam")
+    for comment_id, status in ((ham, "approved"), (held, "pending"), (spam, "spam")):
+        service_id = int(wp.meta(comment_id, "_moderation_id"))
+        assert str(service_comment(service.app, service_id).status) == status
+        assert wp.meta(comment_id, "_moderation_status") == status
+    stored = service_comment(service.app, int(wp.meta(ham, "_moderation_id")))
+    assert stored.post_id == "1"
+    assert stored.author_ip == "127.0.0.1"
+    assert stored.permalink.startswith(wp.url)
+    assert stored.author_url is None  # the form's empty website field
+    page = wp.public_post()
+    assert HAM in page
+    assert HOLD_WORD not in page  # a held comment stays unpublished
+    assert SPAM_WORD not in page
+    # The comments list shows what the service said.
+    listing = wp.http.get("/wp-admin/edit-comments.php?comment_status=all").text
+    assert "moderation-summary" in listing
+    assert f"#{wp.meta(held, '_moderation_id')} · pending" in listing
+
+
+def test_a_field_error_is_shown_as_wordpress_shows_its_own(wordpress, service):
+    wp = wordpress
+    answer = wp.post_comment(
+        "A comment from a commenter with a strange website.",
+        author="Ada",
+        email="ada@example.org",
+        url="ftp://files.example.org/",
+    )
+    assert answer.status_code == 200
+    assert "Comment Submission Failure" in answer.text
+    assert "Website: must be an http:// or https:// URL" in answer.text
+    assert not wp.sql("SELECT comment_ID FROM wp_comments WHERE comment_author_url LIKE 'ftp%'")
+
+
+def test_with_the_service_stopped_a_comment_is_held_then_rechecked(wordpress, service):
+    wp = wordpress
+    service.stop()
+    try:
+        comment_id = wp.comment_id_of(
+            wp.post_comment(HAM + " (while down)", author="Lin", email="lin@example.org")
+        )
+        assert wp.status(comment_id) == "0"
+        assert wp.meta(comment_id, "_moderation_needs_check")
+        assert "while down" not in wp.public_post()
+        wp.run_cron()  # still down: it stays held
+        assert wp.status(comment_id) == "0"
+    finally:
+        service.start()
+    assert wait_until(lambda: wp.run_cron() or wp.status(comment_id) == "1", 30)
+    assert wp.meta(comment_id, "_moderation_needs_check") is None
+    service_id = int(wp.meta(comment_id, "_moderation_id"))
+    assert str(service_comment(service.app, service_id).status) == "approved"
+    assert "while down" in wp.public_post()
+
+
+def _comment_row_link(wp: WordPress, comment_id: int, action: str, listing: str = "all") -> str:
+    return wp.admin_link(
+        f"/wp-admin/edit-comments.php?comment_status={listing}",
+        rf"comment\.php\?c={comment_id}&action={action}&_wpnonce=",
+    )
+
+
+def test_marking_spam_in_wordpress_gives_the_service_a_spam_decision(wordpress, service):
+    wp = wordpress
+    comment_id = wp.comment_id_of(
+        wp.post_comment(HAM + " (to be spammed)", author="Bo", email="bo@example.org")
+    )
+    assert wp.status(comment_id) == "1"
+    answer = wp.http.get(_comment_row_link(wp, comment_id, "spamcomment"))
+    assert answer.status_code == 302
+    assert wp.status(comment_id) == "spam"
+    service_id = int(wp.meta(comment_id, "_moderation_id"))
+    assert str(service_comment(service.app, service_id).status) == "spam"
+    last = service_events(service.app, service_id)[-1]
+    assert last.actor == "site:wordpress"
+    assert (str(last.from_status), str(last.to_status)) == ("approved", "spam")
+    assert "by admin" in last.note
+    # Approving it again from WordPress's screen is a "not spam" for the service.
+    wp.http.get(_comment_row_link(wp, comment_id, "unspamcomment", listing="spam"))
+    assert str(service_comment(service.app, service_id).status) == "approved"
+
+
+def test_an_edit_in_wordpress_is_checked_again(wordpress, service):
+    wp = wordpress
+    comment_id = wp.comment_id_of(
+        wp.post_comment(HAM + " (to be edited)", author="Cy", email="cy@example.org")
+    )
+    service_id = int(wp.meta(comment_id, "_moderation_id"))
+    page = wp.http.get(f"/wp-admin/comment.php?action=editcomment&c={comment_id}").text
+    assert "Moderation service" in page  # the edit screen's box
+    fields = form_fields(page, "post")
+    fields["content"] = f"Edited: now it needs a person ({HOLD_WORD})."
+    answer = wp.http.post("/wp-admin/comment.php", data=fields)
+    assert answer.status_code == 302, answer.text[:1000]
+    stored = service_comment(service.app, service_id)
+    assert stored.content_raw == fields["content"]
+    assert str(stored.status) == "pending"
+    assert wp.status(comment_id) == "0"
+    with db.new_session(service.app) as s:
+        from moderation.editing import revisions
+
+        assert [r.content_raw for r in revisions(s, service_id)] == [HAM + " (to be edited)"]
+
+
+def test_the_privacy_exporter_returns_the_service_data(wordpress, service):
+    wp = wordpress
+    wp.comment_id_of(wp.post_comment(HAM + " (export me)", author="Di", email="di@example.org"))
+    printed = wp.php(
+        "$exporters = apply_filters( 'wp_privacy_personal_data_exporters', array() );\n"
+        "$exporter = $exporters['moderation-connector'];\n"
+        "echo wp_json_encode( call_user_func( $exporter['callback'], 'DI@example.org', 1 ) );\n"
+    )
+    export = json.loads(printed)
+    assert export["done"] is True
+    [item] = export["data"]
+    values = {field["name"]: field["value"] for field in item["data"]}
+    assert values["Text"] == HAM + " (export me)"
+    assert values["Author email"] == "di@example.org"
+    assert values["IP address"] == "127.0.0.1"
+    assert values["Status"] == "approved"
+
+
+def test_the_service_webhook_reaches_wordpress(wordpress, service):
+    paths = httpx.get(f"{service.url}/api/v1/openapi.json").json()["paths"]
+    if "/api/v1/webhooks" not in paths:
+        pytest.skip("the service has no webhooks yet (issue 12)")
+    raise AssertionError("write me once webhooks land")
+
+
+def akismet_mu_plugin(wp: WordPress) -> None:
+    """Install the must-use plugin that sends Akismet's calls to the service."""
+    (wp.root / "wp-content" / "mu-plugins" / "akismet-to-moderation.php").symlink_to(
+        INTEGRATION / "akismet-to-moderation.php"
+    )
+
+
+# The must-use plugin delivers Akismet's calls to the service (seen: verify-key 200), but the
+# service's Akismet routes answer WordPress's comment-check body 400 ("The form body is
+# malformed"): the lenient parsing is issue 14's. Strict: this fails loudly once it passes.
+@pytest.mark.xfail(strict=True, reason="the Akismet routes refuse WordPress's body (issue 14)")
+def test_the_official_akismet_plugin_with_the_must_use_plugin(wordpress, service):
+    wp = wordpress
+    wp.deactivate(PLUGIN)
+    akismet_mu_plugin(wp)
+    # WordPress's own rule would hold a first-time author's comment that Akismet calls ham.
+    wp.php("update_option( 'comment_previously_approved', 0 );")
+    wp.activate("akismet/akismet.php")
+    wp.write_config(WPCOM_API_KEY=service.site_key)  # type: ignore[attr-defined]
+    ham = wp.comment_id_of(
+        wp.post_comment(HAM + " (via Akismet)", author="Ed", email="ed@example.org")
+    )
+    spam = wp.comment_id_of(
+        wp.post_comment(
+            f"Win at the {SPAM_WORD} (via Akismet)", author="Sp", email="sp@example.org"
+        )
+    )
+    assert (wp.status(ham), wp.status(spam)) == ("1", "spam")
+    assert (wp.meta(ham, "akismet_result"), wp.meta(spam, "akismet_result")) == ("false", "true")
+    with db.new_session(service.app) as s:
+        texts = {c.content_raw: str(c.status) for c in s.scalars(select(Comment))}
+    assert texts[HAM + " (via Akismet)"] == "approved"
+    assert texts[f"Win at the {SPAM_WORD} (via Akismet)"] == "spam"
