@@ -41,11 +41,16 @@ SEARCH_MAX = 200
 
 
 class Action(enum.StrEnum):
-    """What a moderator can do to a comment ("not spam" is approve on a spam comment)."""
+    """What a moderator can do to a comment ("not spam" is approve on a spam comment).
+
+    PENDING ("back to pending", also what undo sends) puts a comment back in the queue;
+    it is no label for retraining, which reads only approved and spam comments.
+    """
 
     APPROVE = "approve"
     REJECT = "reject"
     SPAM = "spam"
+    PENDING = "pending"
 
     @property
     def status(self) -> Status:
@@ -54,6 +59,7 @@ class Action(enum.StrEnum):
             Action.APPROVE: Status.APPROVED,
             Action.REJECT: Status.REJECTED,
             Action.SPAM: Status.SPAM,
+            Action.PENDING: Status.PENDING,
         }[self]
 
 

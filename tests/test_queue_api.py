@@ -577,3 +577,101 @@ def test_counts_stop_at_the_count_limit(app, api, rows):
     assert body["count_limit"] == 3
     assert body["counts"] == {"pending": 3, "approved": 0, "rejected": 0, "spam": 1}
     assert len(body["items"]) == 5  # the listing itself is not capped
+
+
+# --- back to pending ---
+
+
+@pytest.mark.parametrize(
+    ("action", "start"),
+    [("approve", Status.APPROVED), ("spam", Status.SPAM), ("reject", Status.REJECTED)],
+)
+def test_pending_puts_a_decided_comment_back_in_the_queue(api, rows, action, start):
+    comment_id = rows.add()
+    assert api.decide(comment_id, action, {"version": 1}).status_code == 200
+    response = api.decide(comment_id, "pending", {"version": 2, "note": "slip of the key"})
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["changed"] is True
+    assert body["comment"]["status"] == "pending"
+    assert body["comment"]["version"] == 3
+    assert response.headers["ETag"] == f'"{comment_id}-3"'
+    assert rows.get(comment_id).status is Status.PENDING
+    last = rows.events(comment_id)[-1]
+    assert (last.from_status, last.to_status, last.actor, last.note) == (
+        start,
+        Status.PENDING,
+        MOD,
+        "slip of the key",
+    )
+    assert comment_id in ids(api.queue(status="pending"))
+
+
+def test_pending_on_a_changed_comment_is_409(api, rows):
+    comment_id = rows.add()
+    api.decide(comment_id, "spam", {"version": 1})
+    api.decide(comment_id, "approve", {"version": 2})  # someone else meanwhile
+    response = api.decide(comment_id, "pending", {"version": 2})
+    assert response.status_code == 409
+    assert response.get_json()["current_status"] == "approved"
+    assert rows.get(comment_id).status is Status.APPROVED
+    stale = api.decide(comment_id, "pending", headers={"If-Match": f'"{comment_id}-2"'})
+    assert stale.status_code == 409
+    assert len(rows.events(comment_id)) == 3
+
+
+def test_pending_on_a_pending_comment_changes_nothing(api, rows):
+    comment_id = rows.add()
+    response = api.decide(comment_id, "pending", {"version": 1})
+    assert response.status_code == 200
+    assert response.get_json()["changed"] is False
+    assert len(rows.events(comment_id)) == 1
+
+
+def test_pending_from_rejected_restores_the_duplicate_key(api, rows):
+    comment_id = rows.add()
+    key = rows.get(comment_id).dedupe_key
+    api.decide(comment_id, "reject")
+    assert rows.get(comment_id).dedupe_key is None
+    assert api.decide(comment_id, "pending").status_code == 200
+    assert rows.get(comment_id).dedupe_key == key
+
+
+def test_bulk_pending_and_its_stale_refusal(api, rows):
+    a, b = rows.add(Status.SPAM), rows.add(Status.APPROVED)
+    response = api.bulk(
+        {
+            "decisions": [
+                {"id": a, "action": "pending", "version": 1},
+                {"id": b, "action": "pending"},
+            ]
+        }
+    )
+    assert response.status_code == 200, response.get_json()
+    assert [i["comment"]["status"] for i in response.get_json()["items"]] == ["pending"] * 2
+    assert [e.to_status for e in rows.events(a)] == [Status.SPAM, Status.PENDING]
+    stale = api.bulk({"decisions": [{"id": a, "action": "spam", "version": 1}]})
+    assert stale.status_code == 409
+    assert rows.get(a).status is Status.PENDING
+
+
+def test_a_comment_back_to_pending_is_no_retraining_label(app, api, rows):
+    from moderation.retraining.labels import moderator_labels
+
+    comment_id = rows.add()
+    api.decide(comment_id, "spam")
+    with db.new_session(app) as s:
+        assert moderator_labels(s, [comment_id]) == {comment_id: True}
+    api.decide(comment_id, "pending")
+    with db.new_session(app) as s:
+        assert moderator_labels(s, [comment_id]) == {}
+
+
+def test_openapi_lists_pending_as_an_action(client):
+    document = client.get("/api/v1/openapi.json").get_json()
+    decide = document["paths"]["/api/v1/comments/{comment_id}/{action}"]["post"]
+    action = next(p for p in decide["parameters"] if p["name"] == "action")
+    assert "pending" in action["schema"]["enum"]
+    item = document["components"]["schemas"]["BulkDecisionItem"]
+    text = str(item) + str(document["components"]["schemas"].get("Action", ""))
+    assert "pending" in text

@@ -41,7 +41,7 @@ EXPECTED: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {
     # Moderator API: personal tokens work on every endpoint.
     ("/api/v1/queue", "GET"): (401, 403, 200, 200),
     # A site decides on its own comments (the matrix's comment is the site's).
-    ("/api/v1/comments/<int:comment_id>/<any(approve, reject, spam):action>", "POST"): (
+    ("/api/v1/comments/<int:comment_id>/<any(approve, reject, spam, pending):action>", "POST"): (
         401,
         200,
         200,

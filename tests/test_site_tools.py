@@ -56,6 +56,20 @@ def test_a_site_decides_on_its_own_comment_as_itself(
     assert last.note == "from WordPress"
 
 
+def test_a_site_puts_its_own_comment_back_to_pending(client, creds, site_api, session):
+    comment_id = site_api.post().get_json()["id"]
+    client.post(f"/api/v1/comments/{comment_id}/approve", headers=creds.headers("site"))
+    answer = client.post(f"/api/v1/comments/{comment_id}/pending", headers=creds.headers("site"))
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["comment"]["status"] == "pending"
+    last = events_of(session, comment_id)[-1]
+    assert (last.actor, str(last.from_status), str(last.to_status)) == (
+        "site:blog",
+        "approved",
+        "pending",
+    )
+
+
 def test_a_site_cannot_decide_on_another_sites_comment(client, creds, site_api, session):
     comment_id = site_api.post(who="other_site").get_json()["id"]
     answer = client.post(f"/api/v1/comments/{comment_id}/approve", headers=creds.headers("site"))

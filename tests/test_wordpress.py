@@ -230,6 +230,10 @@ def test_marking_spam_in_wordpress_gives_the_service_a_spam_decision(wordpress, 
     # Approving it again from WordPress's screen is a "not spam" for the service.
     wp.http.get(_comment_row_link(wp, comment_id, "unspamcomment", listing="spam"))
     assert str(service_comment(service.app, service_id).status) == "approved"
+    # Unapproving it puts it back in the service's queue.
+    wp.http.get(_comment_row_link(wp, comment_id, "unapprovecomment"))
+    assert wp.status(comment_id) == "0"
+    assert str(service_comment(service.app, service_id).status) == "pending"
 
 
 def test_an_edit_in_wordpress_is_checked_again(wordpress, service):

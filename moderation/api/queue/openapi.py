@@ -67,10 +67,13 @@ def openapi_paths() -> dict[str, Any]:
         "/api/v1/comments/{comment_id}/{action}": {
             "post": {
                 "operationId": "decide_comment",
-                "summary": "Approve, reject or mark as spam ('not spam' = approve).",
+                "summary": "Approve, reject, mark as spam ('not spam' = approve) or put"
+                " back to pending.",
                 "description": "Send the version seen (body or If-Match: the ETag); a"
-                " comment changed meanwhile answers 409 and nothing changes. A site key may"
-                " decide on its own site's comments (the site is the audit event's actor).",
+                " comment changed meanwhile answers 409 and nothing changes. `pending`"
+                " puts a decided comment back in the queue (undo); it is recorded in the"
+                " audit trail and is no label for retraining. A site key may decide on its own"
+                " site's comments (the site is the audit event's actor).",
                 "parameters": [
                     comment_id,
                     param("action", "path", "string", "", enum=[a.value for a in Action]),
@@ -93,6 +96,8 @@ def openapi_paths() -> dict[str, Any]:
             "post": {
                 "operationId": "decide_comments",
                 "summary": "Apply several decisions, all or none.",
+                "description": "Each decision's action is approve, reject, spam or pending"
+                " (back to pending).",
                 "requestBody": json_body(BulkDecisionIn, required=True),
                 "responses": {
                     "200": json_response(BulkDecisionOut, "Every decision applied."),

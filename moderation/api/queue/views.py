@@ -198,10 +198,10 @@ def _if_match_version(comment_id: int) -> int | None:
     return versions.pop()
 
 
-@bp.post("/comments/<int:comment_id>/<any(approve, reject, spam):action>")
+@bp.post("/comments/<int:comment_id>/<any(approve, reject, spam, pending):action>")
 @require_moderator_or_site
 def decide_comment(comment_id: int, action: str) -> tuple[dict[str, Any], int, dict[str, str]]:
-    """Approve, reject or mark a comment as spam (409 if it changed since `version`)."""
+    """Approve, reject, mark as spam or put back to pending (409 if changed since `version`)."""
     body = validate_model(DecisionIn, parse_json_object(request))
     header_version = _if_match_version(comment_id)
     if body.version is not None and header_version is not None and body.version != header_version:
