@@ -115,6 +115,13 @@ def test_an_edit_runs_the_pipeline_again_and_keeps_the_old_text(
         "spam",
     )
     assert "site:blog" in last.note
+    history = client.get(
+        f"/api/v1/comments/{posted['id']}/history", headers=creds.headers("moderator")
+    ).get_json()
+    assert [(r["actor"], r["content_raw"]) for r in history["revisions"]] == [
+        ("site:blog", "A fair point about the budget.")
+    ]
+    assert history["comment"]["content_html"] == "Visit my <b>casino</b> now"
 
 
 def test_an_edit_with_the_same_text_changes_nothing(client, creds, site_api, session):

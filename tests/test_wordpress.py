@@ -6,7 +6,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import html
 import json
+import re
 import secrets
 import shutil
 import time
@@ -168,6 +170,27 @@ def test_the_service_decision_becomes_wordpress_status(wordpress, service):
     listing = wp.http.get("/wp-admin/edit-comments.php?comment_status=all").text
     assert "moderation-summary" in listing
     assert f"#{wp.meta(held, '_moderation_id')} · pending" in listing
+
+
+def settings_action(wp: WordPress, form_id: str) -> str:
+    """Press a button of Settings -> Moderation; return the notice shown after it."""
+    page = wp.http.get("/wp-admin/options-general.php?page=moderation").text
+    answer = wp.http.post("/wp-admin/admin-post.php", data=form_fields(page, form_id))
+    assert answer.status_code == 302, answer.text[:1000]
+    shown = wp.http.get(answer.headers["location"]).text
+    notice = re.search(r'<div class="notice notice-(\w+)"><p>(.*?)</p>', shown)
+    assert notice, shown[:2000]
+    return f"{notice.group(1)}: {html.unescape(notice.group(2))}"
+
+
+def test_settings_show_the_constants_and_test_the_connection(wordpress, service):
+    wp = wordpress
+    page = wp.http.get("/wp-admin/options-general.php?page=moderation").text
+    assert "Set by MODERATION_SERVICE_URL in wp-config.php." in page
+    assert service.site_key not in page  # type: ignore[attr-defined]
+    assert settings_action(wp, "moderation-test") == (
+        "success: Connected: the service accepts this site key."
+    )
 
 
 def test_a_field_error_is_shown_as_wordpress_shows_its_own(wordpress, service):

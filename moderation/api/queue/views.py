@@ -26,6 +26,7 @@ from moderation.api.queue.schemas import DecisionOut
 from moderation.api.queue.schemas import ParentExcerpt
 from moderation.api.queue.schemas import QueueComment
 from moderation.api.queue.schemas import QueuePageOut
+from moderation.api.queue.schemas import RevisionOut
 from moderation.api.queue.schemas import StatusCounts
 from moderation.api.views import bp
 from moderation.auth import current_principal
@@ -33,6 +34,7 @@ from moderation.auth import require_moderator_or_site
 from moderation.auth import require_role
 from moderation.bodies import parse_json_object
 from moderation.db import get_session
+from moderation.editing import revisions
 from moderation.problems import Problem
 from moderation.problems import invalid
 from moderation.queue import Action
@@ -279,5 +281,11 @@ def comment_history(comment_id: int) -> tuple[dict[str, Any], int, dict[str, str
     out = CommentHistory(
         comment=serialize(session, [comment])[0],
         history=[event_out(e) for e in queue.history(session, comment_id)],
+        revisions=[
+            RevisionOut(
+                at=r.at, actor=r.actor, content_raw=r.content_raw, content_html=r.content_html
+            )
+            for r in revisions(session, comment_id)
+        ],
     )
     return out.model_dump(mode="json"), 200, {"ETag": etag_of(comment)}

@@ -116,14 +116,14 @@ function moderation_render_settings(): void {
 			}
 			?>
 		</form>
-		<form method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>" style="display:inline">
+		<form id="moderation-test" method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>">
 			<input type="hidden" name="action" value="moderation_test">
 			<?php wp_nonce_field( 'moderation_test' ); ?>
 			<?php submit_button( __( 'Test connection', 'moderation-connector' ), 'secondary', 'submit', false ); ?>
 		</form>
 		<h2><?php esc_html_e( 'History', 'moderation-connector' ); ?></h2>
 		<p><?php esc_html_e( "Send this site's existing comments, with their statuses (spam included), to the service: it learns this site from them. Sending them twice adds nothing.", 'moderation-connector' ); ?></p>
-		<form method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>">
+		<form id="moderation-import" method="post" action="<?php echo esc_url( admin_url( 'admin-post.php' ) ); ?>">
 			<input type="hidden" name="action" value="moderation_import">
 			<?php wp_nonce_field( 'moderation_import' ); ?>
 			<?php submit_button( __( 'Import comment history', 'moderation-connector' ), 'secondary', 'submit', false ); ?>
