@@ -193,6 +193,28 @@ def test_settings_show_the_constants_and_test_the_connection(wordpress, service)
     )
 
 
+def test_the_history_import_sends_the_comments_the_service_never_saw(wordpress, service):
+    paths = httpx.get(f"{service.url}/api/v1/openapi.json").json()["paths"]
+    if "/api/v1/imports" not in paths:
+        pytest.skip("the service has no import endpoint yet (issue 11)")
+    wp = wordpress
+    # Comments from before the plugin: WordPress's sample comment (1) and a spam one.
+    spam_id = int(
+        wp.php(
+            "echo wp_insert_comment( array( 'comment_post_ID' => 1, 'comment_author' => 'Old',"
+            " 'comment_author_email' => 'old@example.org', 'comment_content' => 'Cheap pills"
+            " here', 'comment_approved' => 'spam', 'comment_author_IP' => '192.0.2.5' ) );"
+        )
+    )
+    notice = settings_action(wp, "moderation-import")
+    assert notice.startswith("success: Imported 2 comments"), notice
+    for wp_id, status in ((1, "approved"), (spam_id, "spam")):
+        service_id = int(wp.meta(wp_id, "_moderation_id"))
+        assert str(service_comment(service.app, service_id).status) == status
+    again = settings_action(wp, "moderation-import")
+    assert again.startswith("success: Imported 0 comments"), again
+
+
 def test_a_field_error_is_shown_as_wordpress_shows_its_own(wordpress, service):
     wp = wordpress
     answer = wp.post_comment(

@@ -185,7 +185,7 @@ function moderation_handle_import(): void {
 		moderation_redirect_with_notice( 'error', sprintf( __( 'Import stopped: %s', 'moderation-connector' ), $totals['error'] ) );
 	}
 	/* translators: 1: imported, 2: already present, 3: skipped */
-	moderation_redirect_with_notice( 'success', sprintf( __( 'Imported %1$d comments (%2$d were there already, %3$d skipped without email or text).', 'moderation-connector' ), $totals['imported'], $totals['already_present'], $totals['skipped'] ) );
+	moderation_redirect_with_notice( 'success', sprintf( __( 'Imported %1$d comments (%2$d were there already; %3$d skipped: known to the service already, or without email or text).', 'moderation-connector' ), $totals['imported'], $totals['already_present'], $totals['skipped'] ) );
 }
 
 /**

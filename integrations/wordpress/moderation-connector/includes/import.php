@@ -14,7 +14,8 @@ if ( defined( 'WP_CLI' ) && WP_CLI ) {
 }
 
 /**
- * The import row of a WordPress comment (the service's row fields), or null to skip it.
+ * The import row of a WordPress comment (the service's row fields), or null to skip it:
+ * no address or text, or already known to the service.
  *
  * @param WP_Comment $comment The comment.
  */
@@ -28,6 +29,9 @@ function moderation_import_row( WP_Comment $comment ): ?array {
 	$status = $statuses[ (string) $comment->comment_approved ] ?? null;
 	if ( null === $status || '' === trim( $comment->comment_author_email ) || '' === trim( $comment->comment_content ) ) {
 		return null; // The service requires an address and a text.
+	}
+	if ( get_comment_meta( (int) $comment->comment_ID, MODERATION_META_ID, true ) ) {
+		return null; // The service has it already (checked when posted, or imported).
 	}
 	$row = array(
 		'id'           => (string) $comment->comment_ID,
@@ -131,5 +135,5 @@ function moderation_cli_import( $args, $assoc_args ): void {
 	if ( $totals['error'] ) {
 		WP_CLI::error( $totals['error'] );
 	}
-	WP_CLI::success( sprintf( '%d imported, %d already present, %d skipped (no email or text).', $totals['imported'], $totals['already_present'], $totals['skipped'] ) );
+	WP_CLI::success( sprintf( '%d imported, %d already present, %d skipped (known to the service already, or no email or text).', $totals['imported'], $totals['already_present'], $totals['skipped'] ) );
 }
