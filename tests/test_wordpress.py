@@ -281,6 +281,26 @@ def test_marking_spam_in_wordpress_gives_the_service_a_spam_decision(wordpress, 
     assert str(service_comment(service.app, service_id).status) == "pending"
 
 
+def test_a_bulk_action_in_wordpress_reaches_the_service_for_each_comment(wordpress, service):
+    wp = wordpress
+    ids = [
+        wp.comment_id_of(wp.post_comment(f"{HAM} (bulk {n})", author="Bu", email=f"b{n}@x.org"))
+        for n in (1, 2)
+    ]
+    fields = form_fields(wp.http.get("/wp-admin/edit-comments.php").text, "comments-form")
+    fields = {key: value for key, value in fields.items() if not key.startswith("delete_")}
+    answer = wp.http.post(
+        "/wp-admin/edit-comments.php",
+        data={**fields, "action": "spam", "delete_comments[]": [str(i) for i in ids]},
+    )
+    assert answer.status_code == 302, answer.text[:1000]
+    assert [wp.status(i) for i in ids] == ["spam", "spam"]
+    for comment_id in ids:
+        service_id = int(wp.meta(comment_id, "_moderation_id"))
+        assert str(service_comment(service.app, service_id).status) == "spam"
+        assert service_events(service.app, service_id)[-1].actor == "site:wordpress"
+
+
 def test_an_edit_in_wordpress_is_checked_again(wordpress, service):
     wp = wordpress
     comment_id = wp.comment_id_of(
