@@ -47,6 +47,9 @@ run: install
 	$(BIN)/python -c "from moderation.cli.database import write_secret_key; write_secret_key('instance')"
 	$(BIN)/flask setup
 	@echo "serving on http://$(HOST):$(PORT)/  (review page: http://$(HOST):$(PORT)/review/)"
+	@# The background worker (webhooks, e-mail, training) runs beside gunicorn; Ctrl-C stops both.
+	@trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
+	$(BIN)/flask worker & worker=$$!; \
 	$(BIN)/gunicorn --workers 2 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
 lint: install

@@ -19,10 +19,13 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from moderation import config
     from moderation import db
     from moderation import health
+    from moderation import mail
     from moderation import problems
     from moderation import review
     from moderation import security_headers
     from moderation import settings
+    from moderation import taskqueue
+    from moderation import webhooks
 
     app = Flask(__name__, instance_relative_config=True)
     app.config.from_mapping(config.defaults(app.instance_path))
@@ -34,6 +37,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     config.validate(app.config)
 
     db.init_app(app)
+    taskqueue.init_app(app)
+    webhooks.init_app(app)
+    mail.init_app(app)
     problems.init_app(app)
     auth.init_app(app)
     settings.init_app(app)

@@ -41,12 +41,39 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "QUEUE_COUNT_LIMIT": 10_000,
         # Re-score comments held as classifier_unavailable once a classifier loads.
         "CLASSIFIER_RESCORE_ON_LOAD": True,
+        # The task queue (moderation.taskqueue): a SQLite file, or redis://HOST:PORT/DB.
+        "QUEUE_URL": "sqlite:///" + os.path.join(instance_path, "queue.sqlite"),
+        "QUEUE_WORKERS": 4,
+        "QUEUE_POLL_SECONDS": 0.25,
         # Training jobs (moderation.jobs): where they run, and when one counts as dead.
-        "JOB_RUNNER": "subprocess",
+        "JOB_RUNNER": "queue",
         "JOB_HEARTBEAT_SECONDS": 5.0,
         "JOB_STALE_SECONDS": 60.0,
         "JOB_QUEUED_SECONDS": 300.0,
         "JOB_NICE": 10,
+        # Webhooks (moderation.webhooks): who may receive, and the delivery timings.
+        "WEBHOOKS_ALLOW_PRIVATE": False,
+        "WEBHOOKS_TIMEOUT_SECONDS": 5.0,
+        "WEBHOOKS_RETRY_BASE_SECONDS": 5.0,
+        "WEBHOOKS_RETRY_MAX_SECONDS": 3600.0,
+        "WEBHOOKS_RETRY_WINDOW_SECONDS": 86400.0,
+        "WEBHOOKS_LEASE_SECONDS": 60.0,
+        "WEBHOOKS_SWEEP_AFTER_SECONDS": 60.0,
+        # Moderator e-mail (moderation.mail): SMTP; no SMTP_HOST = mail is logged, not sent.
+        "SMTP_HOST": None,
+        "SMTP_PORT": 25,
+        "SMTP_USERNAME": None,
+        "SMTP_PASSWORD": None,
+        "SMTP_STARTTLS": False,
+        "SMTP_SSL": False,
+        "SMTP_TIMEOUT_SECONDS": 10.0,
+        "SMTP_FROM": "moderation@localhost",
+        "MAIL_BASE_URL": "http://127.0.0.1:8000",  # where the links in the mail point
+        "MAIL_DIGEST_MINUTES": 60,
+        "MAIL_LINK_MAX_AGE_SECONDS": 7 * 24 * 3600,
+        # Akismet routes: failed key attempts allowed per client address and window.
+        "AKISMET_KEY_FAILURES": 10,
+        "AKISMET_KEY_FAILURE_WINDOW_SECONDS": 3600.0,
     }
 
 

@@ -24,7 +24,10 @@ from moderation.settings import ModerationSettings
 from moderation.tables import AuditEvent
 from moderation.tables import Comment
 from moderation.tables import CommentRevision
+from moderation.tables import EventType
 from moderation.tables import Status
+from moderation.webhooks import record_event
+from moderation.webhooks import status_changed
 
 # The audit events of a re-check are the pipeline's, like a re-score's: a verdict on new
 # text is not a moderator's label (retraining.labels counts site events as labels).
@@ -128,6 +131,7 @@ def replace_content(
     )
     session.add(revision)
     previous = comment.status
+    note = f"edited by {site_actor(site.name)}: text replaced and checked again"
     comment.content_raw = data.content
     comment.content_html = assessment.clean.html
     comment.status = verdict.status
@@ -145,7 +149,7 @@ def replace_content(
             at=now,
             from_status=previous,
             to_status=verdict.status,
-            note=f"edited by {site_actor(site.name)}: text replaced and checked again",
+            note=note,
         )
     )
     try:
@@ -160,6 +164,10 @@ def replace_content(
         ) from None
     except IntegrityError:
         raise duplicate_problem() from None
+    extra = {"old_status": str(previous), "new_status": str(verdict.status)}
+    record_event(session, comment, EventType.EDITED, extra, now=now)
+    if verdict.status is not previous:
+        status_changed(session, comment, previous, RECHECK_ACTOR, note, now=now)
     return EditResult(comment, changed=True, revision=revision)
 
 

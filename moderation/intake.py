@@ -42,10 +42,12 @@ from moderation.schemas import CommentOut
 from moderation.settings import ModerationSettings
 from moderation.tables import AuditEvent
 from moderation.tables import Comment
+from moderation.tables import EventType
 from moderation.tables import FloodKind
 from moderation.tables import FloodMark
 from moderation.tables import Status
 from moderation.tables import UTCDateTime
+from moderation.webhooks.outbox import record_event
 
 # Built once: the hot path's statements. Core inserts because the ORM's unit of work
 # costs about a millisecond a comment more and nothing here needs the identity map.
@@ -271,4 +273,6 @@ def submit_comment(
             "note": "received",
         },
     )
+    # The outbox: comment.created commits with the comment or not at all.
+    record_event(session, Comment(**row, id=comment_id), EventType.CREATED, now=now)
     return CommentOut.model_validate({**row, "id": comment_id})

@@ -92,7 +92,7 @@ def render(problem: Problem) -> Response:
 
 def _wants_html() -> bool:
     path = request.path
-    if path.startswith(("/api/", "/1.1/", "/healthz", "/readyz")):  # 1.1: Akismet's
+    if path.startswith(("/api/", "/1.1/", "/1.2/", "/healthz", "/readyz")):  # 1.x: Akismet's
         return False
     return request.accept_mimetypes.accept_html
 

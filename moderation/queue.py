@@ -34,6 +34,7 @@ from moderation.tables import Comment
 from moderation.tables import Site
 from moderation.tables import Status
 from moderation.tables import utcnow
+from moderation.webhooks.outbox import status_changed
 
 EXCERPT_CHARS = 240
 MAX_BULK = 200
@@ -323,6 +324,8 @@ def apply_decision(
         raise stale(fresh or comment, expected_version) from None
     except IntegrityError:
         raise duplicate_problem() from None
+    # The outbox: the sites hear of the change only if it commits.
+    status_changed(session, comment, previous, actor.label, note, now=now)
     return DecisionResult(comment, changed=True, event=event)
 
 

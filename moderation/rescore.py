@@ -36,6 +36,7 @@ from moderation.tables import AuditEvent
 from moderation.tables import Comment
 from moderation.tables import Status
 from moderation.tables import utcnow
+from moderation.webhooks.outbox import status_changed
 
 logger = logging.getLogger(__name__)
 
@@ -158,6 +159,14 @@ def apply_score(
                     )
                 )
                 session.flush()
+                status_changed(
+                    session,
+                    comment,
+                    before,
+                    ACTOR,
+                    f"re-scored by classifier version {score.version}",
+                    now=now,
+                )
     except StaleDataError:
         session.expire(comment)
         return None

@@ -20,9 +20,11 @@ from sqlalchemy.orm import aliased
 from moderation.db import LIKE_ESCAPE
 from moderation.db import escape_like
 from moderation.tables import Comment
+from moderation.tables import EventType
 from moderation.tables import FloodKind
 from moderation.tables import FloodMark
 from moderation.tables import Status
+from moderation.webhooks.outbox import record_event
 
 # A spam comment that others replied to is kept until its replies are gone; chains of
 # spam replies are peeled one level a round, at most this many rounds a purge.
@@ -122,6 +124,9 @@ def erase_commenter(session: Session, email: str, site_id: int | None = None) ->
         .values(parent_id=None)
         .execution_options(synchronize_session=False)
     ).rowcount
+    # The outbox: each site hears which of its comments went (nothing of what they said).
+    for comment in session.scalars(select(Comment).where(theirs).order_by(Comment.id)):
+        record_event(session, comment, EventType.ERASED)
     # Their replies to their own comments go in the same statement: both databases
     # check the parent key at the end of the statement, not row by row.
     deleted = session.execute(

@@ -31,6 +31,11 @@ class ModerationSettings:
     # A comment whose own words score below the spam threshold is held, not sent to
     # spam, when only its links push it over (the corpora teach "a link = spam").
     links_alone_never_spam: bool = True
+    # Akismet's comment-check: a comment held for review answers "true" (spam) when set;
+    # by default "false", so that the site's own holding rules then apply.
+    akismet_held_is_spam: bool = False
+    # Spam scored at or above it gets Akismet's "X-akismet-pro-tip: discard".
+    akismet_discard_score: float = 0.99
 
     def as_dict(self) -> dict[str, Any]:
         """Return the settings as JSON-ready values."""

@@ -92,14 +92,14 @@ class JobStatus(enum.StrEnum):
     FAILED = "failed"
 
 
-def _enum(cls: type[enum.StrEnum], name: str) -> Any:
+def _enum(cls: type[enum.StrEnum], name: str, length: int = 16) -> Any:
     from sqlalchemy import Enum
 
     return Enum(
         cls,
         name=name,
         native_enum=False,
-        length=16,
+        length=length,
         values_callable=lambda members: [m.value for m in members],
         validate_strings=True,
     )
@@ -116,6 +116,16 @@ class Site(Base):
     key_prefix: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Its Akismet-style key (12 hex characters), hashed; None: no such key (or revoked).
+    akismet_key_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class MailMode(enum.StrEnum):
+    """How a moderator hears of waiting comments by e-mail."""
+
+    DIGEST = "digest"  # one message every MAIL_DIGEST_MINUTES with what arrived
+    EACH = "each"  # one message a comment
+    OFF = "off"
 
 
 class User(Base):
@@ -132,6 +142,12 @@ class User(Base):
     failed_logins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    mail_mode: Mapped[MailMode] = mapped_column(
+        _enum(MailMode, "mail_mode"), default=MailMode.DIGEST, server_default="digest"
+    )
+    # Comments created up to here were mailed (or waited before the moderator existed).
+    mailed_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_mail_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
 
 class LoginSession(Base):
@@ -324,3 +340,132 @@ class TrainingJob(Base):
             postgresql_where=text("status IN ('queued', 'running')"),
         ),
     )
+
+
+class EventType(enum.StrEnum):
+    """What a webhook tells a site about one of its comments."""
+
+    CREATED = "comment.created"
+    STATUS_CHANGED = "comment.status_changed"
+    EDITED = "comment.edited"
+    ERASED = "comment.erased"
+
+
+class DeliveryStatus(enum.StrEnum):
+    """Where one event's delivery to one endpoint stands."""
+
+    PENDING = "pending"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+
+
+class WebhookEndpoint(Base):
+    """A site's receiver: URL, the events it wants, its signing secret (needed to sign)."""
+
+    __tablename__ = "webhook_endpoints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    url: Mapped[str] = mapped_column(String(2000))
+    events: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # Kept as given (whsec_<base64>): HMAC signing needs the key itself, not a hash.
+    secret: Mapped[str] = mapped_column(String(100))
+    enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    failing_since: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    disabled_reason: Mapped[str | None] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_webhook_endpoints_site", "site_id"),)
+
+
+class WebhookEvent(Base):
+    """An outbox row: what happened to a comment, written in the change's transaction."""
+
+    __tablename__ = "webhook_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    msg_id: Mapped[str] = mapped_column(String(40), unique=True)  # the webhook-id header
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
+    comment_id: Mapped[int] = mapped_column(Integer)  # no key: an erased comment is gone
+    type: Mapped[EventType] = mapped_column(_enum(EventType, "event_type", 32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookDelivery(Base):
+    """One event to one endpoint: attempts, lease (who is sending it now), outcome."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("webhook_events.id", ondelete="CASCADE"))
+    endpoint_id: Mapped[int] = mapped_column(
+        ForeignKey("webhook_endpoints.id", ondelete="CASCADE")
+    )
+    comment_id: Mapped[int] = mapped_column(Integer)  # events of one comment go in order
+    status: Mapped[DeliveryStatus] = mapped_column(_enum(DeliveryStatus, "delivery_status"))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    claimed_by: Mapped[str | None] = mapped_column(String(120))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    event: Mapped[WebhookEvent] = relationship(lazy="joined")
+
+    __table_args__ = (
+        Index("ix_webhook_deliveries_chain", "endpoint_id", "comment_id", "status", "id"),
+        Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_webhook_deliveries_event", "event_id"),
+    )
+
+
+class MailLinkUse(Base):
+    """A one-click e-mail link already used (its token id): a link acts once."""
+
+    __tablename__ = "mail_link_uses"
+
+    token_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class AkismetKeyFailure(Base):
+    """Failed Akismet key attempts of one client address in the current window.
+
+    A database row, like the flood marks, so that the limit holds across worker
+    processes and hosts: a 48-bit key must not be guessable by trying keys.
+    """
+
+    __tablename__ = "akismet_key_failures"
+
+    address: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(UTCDateTime)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class AkismetReport(Base):
+    """A site's submit-spam / submit-ham about a comment this service never checked.
+
+    Not a comment (never in the queue or on a page): a labelled example for retraining.
+    """
+
+    __tablename__ = "akismet_reports"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    site_id: Mapped[int] = mapped_column(ForeignKey("sites.id"))
+    spam: Mapped[bool] = mapped_column(Boolean)
+    post_id: Mapped[str] = mapped_column(String(255))
+    author_name: Mapped[str] = mapped_column(String(245))
+    author_email: Mapped[str] = mapped_column(String(100))
+    author_url: Mapped[str | None] = mapped_column(String(200))
+    author_ip: Mapped[str | None] = mapped_column(String(45))
+    user_agent: Mapped[str | None] = mapped_column(String(500))
+    content: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (Index("ix_akismet_reports_site_created", "site_id", "created_at"),)

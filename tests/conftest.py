@@ -77,7 +77,8 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
         engine.dispose()
     else:
         url = "sqlite:///" + str(tmp_path_factory.mktemp("db") / "moderation.sqlite")
-    migrate = create_app({"TESTING": True, "DATABASE_URL": url})
+    queue = "sqlite:///" + str(tmp_path_factory.mktemp("queue") / "queue.sqlite")
+    migrate = create_app({"TESTING": True, "DATABASE_URL": url, "QUEUE_URL": queue})
     db.upgrade(migrate)
     migrate.extensions[db.ENGINE].dispose()
     return url
@@ -111,6 +112,9 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         # Cheap hashing keeps fixtures fast; production uses werkzeug's scrypt default.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
         "ARTIFACTS_DIR": str(tmp_path / "artifacts"),
+        # The task queue: a SQLite file of this test's own; no worker runs it unless a
+        # test starts one (tests/worker_support.py).
+        "QUEUE_URL": "sqlite:///" + str(tmp_path / "queue.sqlite"),
     }
 
 

@@ -26,15 +26,31 @@ from tests.admin_support import site_ham
 from tests.admin_support import store_version
 from tests.test_classifier import READER_WITH_LINK
 from tests.test_classifier import import_shipped
+from tests.worker_support import Worker
 
 ADMIN = ("admin@example.org", "admin-password")
-PAGES = ("/admin/", "/admin/settings", "/admin/sites", "/admin/users", "/admin/privacy")
+PAGES = (
+    "/admin/",
+    "/admin/settings",
+    "/admin/sites",
+    "/admin/users",
+    "/admin/privacy",
+    "/admin/webhooks",
+)
 
 
 @pytest.fixture
 def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
-    """Run training jobs in a thread of the served app (the subprocess runner has its tests)."""
-    return {**app_config, "JOB_RUNNER": "thread", "JOB_HEARTBEAT_SECONDS": 0.2}
+    """Queue training jobs for the worker (a test that needs it runs one)."""
+    return {**app_config, "JOB_RUNNER": "queue", "JOB_HEARTBEAT_SECONDS": 0.2}
+
+
+@pytest.fixture
+def worker(app: Flask, tmp_path: Any) -> Any:
+    """Run `flask worker` beside the served app, as `make run` does."""
+    process = Worker(app, tmp_path / "worker.log").start()
+    yield process
+    process.stop()
 
 
 def sign_in(client: FlaskClient, who: tuple[str, str] = ADMIN) -> str:
@@ -240,7 +256,7 @@ def sign_in_admin(page: Any, live_server: str) -> None:
 
 @pytest.mark.browser
 def test_admin_retrains_watches_the_job_promotes_and_the_cards_show_it(
-    app, tab, live_server, creds, site_api
+    app, tab, live_server, creds, site_api, worker
 ):
     base_id = store_version(app, fit_base(), active=True)
     add_labelled(app, blog_id(app), novel_spam(30), Status.SPAM, "mod@example.org")

@@ -27,6 +27,7 @@ from tests.admin_support import fit_base
 from tests.admin_support import novel_spam
 from tests.admin_support import site_ham
 from tests.admin_support import store_version
+from tests.worker_support import Worker
 
 JOBS = "/api/v1/admin/training-jobs"
 
@@ -228,21 +229,21 @@ def test_only_one_runner_claims_a_job(app, client, creds):
     assert jobs.run_job(app, job_id) is None  # not queued any more: nothing to run
 
 
-@pytest.mark.parametrize("runner", ["thread", "subprocess"])
-def test_a_started_runner_finishes_the_job(app, client, creds, runner):
+def test_the_worker_runs_a_queued_job_in_its_own_process(app, client, creds, tmp_path):
     labelled_site(app, n=20)
-    app.config["JOB_RUNNER"] = runner
+    app.config["JOB_RUNNER"] = "queue"
+    worker = Worker(app, tmp_path / "worker.log").start()
     job_id = client.post(JOBS, json={}, headers=creds.headers("admin")).get_json()["id"]
     deadline = time.monotonic() + 60
     job = get_job(client, creds, job_id)
     while job["status"] in ("queued", "running") and time.monotonic() < deadline:
         time.sleep(0.2)
         job = get_job(client, creds, job_id)
-    assert job["status"] == "succeeded", job
+    worker.stop()
+    assert job["status"] == "succeeded", (job, worker.output())
     assert job["version_id"]
-    if runner == "subprocess":
-        _host, pid, _thread = job["log"].splitlines()[0].split()[-1].split(":")
-        assert int(pid) != os.getpid()
+    _host, pid, _thread = job["log"].splitlines()[0].split()[-1].split(":")
+    assert int(pid) == worker.process.pid
 
 
 def test_queued_jobs_run_from_the_command_line(app, client, creds, runner):

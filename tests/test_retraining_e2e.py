@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import os
 import random
-import signal
 import time
 from typing import Any
 
@@ -15,7 +14,6 @@ from sqlalchemy import func
 from sqlalchemy import select
 
 from moderation import db
-from moderation import jobs
 from moderation.tables import ClassifierVersion
 from moderation.tables import JobStatus
 from moderation.tables import Site
@@ -26,21 +24,30 @@ from tests.admin_support import fit_base
 from tests.admin_support import novel_spam
 from tests.admin_support import site_ham
 from tests.admin_support import store_version
+from tests.worker_support import Worker
 
 ADMIN_API = "/api/v1/admin"
 
 
 @pytest.fixture
 def app_config(app_config: dict[str, Any], tmp_path) -> dict[str, Any]:
-    """Run jobs as the service does by default: a niced runner process per job."""
+    """Run jobs as the service does by default: on the task queue's worker process."""
     corpora = tmp_path / "corpora"
     corpora.mkdir()
     return {
         **app_config,
-        "JOB_RUNNER": "subprocess",
+        "JOB_RUNNER": "queue",
         "JOB_HEARTBEAT_SECONDS": 0.2,
         "CORPUS_DIR": str(corpora),
     }
+
+
+@pytest.fixture
+def worker(app, tmp_path):
+    """Run `flask worker` beside the test, as `make run` does."""
+    process = Worker(app, tmp_path / "worker.log").start()
+    yield process
+    process.stop()
 
 
 def wait_for_job(client, creds, job_id: int, timeout: float = 60.0) -> dict[str, Any]:
@@ -71,7 +78,7 @@ def promote(client, creds, version_id: int, force: bool = False) -> Any:
 
 
 def test_decisions_retrain_a_version_the_intake_uses_and_a_worse_one_is_refused(
-    app, client, creds, site_api
+    app, client, creds, site_api, worker
 ):
     base_id = store_version(app, fit_base(), active=True)
 
@@ -150,7 +157,7 @@ def test_decisions_retrain_a_version_the_intake_uses_and_a_worse_one_is_refused(
     assert site_api.post(content=probe + " 🙏🙏🙏").get_json()["classifier_version"] == new_id
 
 
-def test_a_crashed_job_ends_failed(app, client, creds):
+def test_a_crashed_job_ends_failed(app, client, creds, worker):
     """The runner process dies mid-training: the job ends failed, never running forever."""
     with db.new_session(app) as s:
         site_id = s.scalar(select(Site.id).where(Site.name == "blog"))
@@ -166,7 +173,6 @@ def test_a_crashed_job_ends_failed(app, client, creds):
             text = " ".join(rng.choice(words) for _ in range(30))
             handle.write(f"{text},{'spam' if i % 2 else 'ham'}\n")
     job_id = start_job(client, creds, {"corpus_files": ["big.csv"]})
-    process = app.extensions[jobs.RUNNERS][-1]
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         with db.new_session(app) as s:
@@ -175,8 +181,7 @@ def test_a_crashed_job_ends_failed(app, client, creds):
             break
         time.sleep(0.02)
     assert status is JobStatus.RUNNING
-    os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=10)
+    worker.kill()
     app.config["JOB_STALE_SECONDS"] = 1.0  # this process's patience (the runner had its own)
     time.sleep(1.2)
     job = wait_for_job(client, creds, job_id)

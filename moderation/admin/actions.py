@@ -80,6 +80,15 @@ class SettingsPatch(BaseModel):
         description="Hold, rather than send to spam, a comment whose own words score below"
         " the spam threshold and that only its links push over it.",
     )
+    akismet_held_is_spam: StrictBool | None = Field(
+        default=None,
+        description="Akismet's comment-check answers true (spam) for a comment held for"
+        " review; false (the default) lets the site's own holding rules apply.",
+    )
+    akismet_discard_score: Threshold | None = Field(
+        default=None,
+        description="Spam scored at or above it gets Akismet's 'X-akismet-pro-tip: discard'.",
+    )
 
 
 class TrainingJobIn(BaseModel):

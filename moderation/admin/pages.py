@@ -21,6 +21,7 @@ NAV = (
     ("admin.settings_page", "Settings"),
     ("admin.sites_page", "Sites"),
     ("admin.users_page", "Users"),
+    ("admin.webhooks_page", "Webhooks"),
     ("admin.privacy_page", "Privacy"),
 )
 

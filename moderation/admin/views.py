@@ -40,6 +40,7 @@ from moderation.admin.pages import bp
 from moderation.admin.pages import checked
 from moderation.admin.pages import flash_problem
 from moderation.admin.pages import render_page
+from moderation.akismet.keys import issue_akismet_key
 from moderation.auth import current_principal
 from moderation.auth import forget_site_keys
 from moderation.db import get_session
@@ -201,6 +202,10 @@ def _settings_form() -> dict[str, Any]:
         "moderation_words": lines("moderation_words"),
         "trust_new_authors": checked("trust_new_authors"),
         "links_alone_never_spam": checked("links_alone_never_spam"),
+        "akismet_held_is_spam": checked("akismet_held_is_spam"),
+        "akismet_discard_score": (
+            number("akismet_discard_score") if form.get("akismet_discard_score") else None
+        ),
         "max_links": int(max_links) if max_links.isdigit() else max_links,
     }
 
@@ -275,6 +280,24 @@ def revoke_site_form(site_id: int) -> Response:
     else:
         flash(f"The key of {site.name} is revoked.", "info")
     return redirect(url_for("admin.sites_page"))
+
+
+@bp.post("/sites/<int:site_id>/akismet-key")
+@admin_page
+def issue_akismet_key_form(site_id: int) -> Response:
+    """Give a site a new Akismet key and show it once (it replaces any earlier one)."""
+    session = get_session()
+    try:
+        site = find_site(session, site_id)
+        if site.revoked_at is not None:
+            raise Problem(409, "Conflict", f"The site {site.name} is revoked.")
+        key = issue_akismet_key(session, site)
+        session.commit()
+        forget_site_keys()
+    except Problem as problem:
+        flash_problem(problem)
+        return redirect(url_for("admin.sites_page"))
+    return _sites_page(akismet_site=site, akismet_key=key)
 
 
 # --- users ---

@@ -13,3 +13,4 @@ from moderation.api import edits  # noqa: E402, F401
 from moderation.api import openapi  # noqa: E402, F401
 from moderation.api import privacy  # noqa: E402, F401
 from moderation.api import queue  # noqa: E402, F401
+from moderation.api import webhooks  # noqa: E402, F401

@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask import current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from moderation import db
@@ -16,8 +17,11 @@ from moderation.accounts import issue_token
 from moderation.accounts import revoke_site
 from moderation.accounts import set_disabled
 from moderation.accounts import set_password
+from moderation.akismet.keys import issue_akismet_key
+from moderation.akismet.keys import revoke_akismet_key
 from moderation.auth import forget_site_keys
 from moderation.tables import Role
+from moderation.tables import Site
 
 sites_group = AppGroup("sites", help="Sites and their API keys.")
 users_group = AppGroup("users", help="Moderator and admin accounts.")
@@ -53,6 +57,28 @@ def revoke_site_command(name: str) -> None:
         session.commit()
         click.echo(f"site {name} revoked")
     forget_site_keys()
+
+
+@sites_group.command("akismet-key")
+@click.argument("name")
+@click.option("--revoke", is_flag=True, help="Remove the site's Akismet key instead.")
+def akismet_key_command(name: str, revoke: bool) -> None:
+    """Give a site a new Akismet key, printed alone on the last line (shown only now)."""
+    with _write_session() as session:
+        site = session.scalar(select(Site).where(Site.name == name))
+        if site is None or site.revoked_at is not None:
+            raise click.ClickException(f"there is no active site named {name!r}")
+        if revoke:
+            revoke_akismet_key(site)
+            session.commit()
+            forget_site_keys()
+            click.echo(f"the Akismet key of {name} is revoked")
+            return
+        key = issue_akismet_key(session, site)
+        session.commit()
+        forget_site_keys()
+        click.echo(f"site {name}: its Akismet key (shown once; it replaces any earlier one):")
+        click.echo(key)
 
 
 @users_group.command("create")

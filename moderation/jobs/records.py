@@ -29,21 +29,21 @@ logger = logging.getLogger(__name__)
 
 
 OPEN = (JobStatus.QUEUED, JobStatus.RUNNING)
-RUNNERS = "moderation.job_runners"
 
 
 class Runner(enum.StrEnum):
     """Where a queued job is run."""
 
-    SUBPROCESS = "subprocess"
-    THREAD = "thread"
-    NONE = "none"
+    QUEUE = "queue"  # the task queue's worker (`flask worker`)
+    NONE = "none"  # left queued for `flask admin run-job`
 
 
 def init_app(app: Flask) -> None:
-    """Check the runner and fail the jobs a previous run of the service left open."""
+    """Check the runner, register the training task, fail the jobs a previous run left open."""
+    from moderation.jobs.runner import register_task
+
     Runner(app.config["JOB_RUNNER"])  # refuse an unknown runner at start, not at first job
-    app.extensions[RUNNERS] = []
+    register_task(app)
     try:
         sweep_stale_jobs(app)
     except SQLAlchemyError as exc:  # not migrated yet, or the database is down: later

@@ -1,14 +1,11 @@
-"""Running a training job: start a runner, claim the row, heartbeat, store the result."""
+"""Running a training job: queue it, claim the row, heartbeat, store the result."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -19,9 +16,10 @@ from sqlalchemy import select
 from sqlalchemy import update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
+from threadpoolctl import threadpool_limits
 
 from moderation import db
-from moderation.jobs.records import RUNNERS
+from moderation import taskqueue
 from moderation.jobs.records import Runner
 from moderation.jobs.records import sweep_stale_jobs
 from moderation.tables import JobStatus
@@ -31,63 +29,39 @@ from moderation.tables import utcnow
 logger = logging.getLogger(__name__)
 
 LOG_MAX_CHARS = 20_000
-# Config keys the runner process must not inherit (it serves nothing).
-PRIVATE_CONFIG = frozenset({"SECRET_KEY", "WTF_CSRF_SECRET_KEY"})
+TASK = "training_job"
 
-# --- starting a runner ---
+# --- queueing a job ---
+
+
+def register_task(app: Flask) -> None:
+    """Register the training task on the app's queue."""
+    taskqueue.register(app, TASK, run_queued_job)
 
 
 def start_runner(app: Flask, job_id: int) -> None:
-    """Start the configured runner for a committed, queued job."""
-    runner = Runner(app.config["JOB_RUNNER"])
-    if runner is Runner.NONE:
+    """Put a committed, queued job on the task queue (JOB_RUNNER=none leaves it queued)."""
+    if Runner(app.config["JOB_RUNNER"]) is Runner.NONE:
         return
-    if runner is Runner.THREAD:
-        thread = threading.Thread(
-            target=_run_in_thread, args=(app, job_id), name=f"training-job-{job_id}", daemon=True
-        )
-        thread.start()
-        app.extensions[RUNNERS].append(thread)
-        return
-    try:
-        process = spawn_runner(app, job_id)
-    except OSError as exc:
-        _fail_unstarted(app, job_id, f"the runner could not be started: {exc}")
-        return
-    app.extensions[RUNNERS].append(process)
-    # Reap the child when it ends, so a long-lived worker collects no zombies.
-    threading.Thread(target=process.wait, name=f"reap-job-{job_id}", daemon=True).start()
+    if not taskqueue.enqueue(app, TASK, job_id):
+        _fail_unstarted(app, job_id, "the task queue could not be reached")
 
 
-def _run_in_thread(app: Flask, job_id: int) -> None:
+def run_queued_job(app: Flask, job_id: int) -> JobStatus | None:
+    """Run a job on a worker thread: lowered priority, one BLAS/OpenMP thread.
+
+    The worker's other threads keep delivering webhooks and mail while it trains, and on
+    a 2-core host training takes one core below the intake's priority.
+    """
     # Linux gives each thread its own nice value: lower this one's priority only.
     with contextlib.suppress(OSError, AttributeError):
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), int(app.config["JOB_NICE"]))
-    run_job(app, job_id)
-
-
-def runner_config(app: Flask) -> dict[str, Any]:
-    """Return the JSON-ready part of the app's config a runner process is built with."""
-    simple = (str, int, float, bool, type(None))
-    return {
-        key: value
-        for key, value in app.config.items()
-        if key.isupper() and key not in PRIVATE_CONFIG and isinstance(value, simple)
-    }
-
-
-def spawn_runner(app: Flask, job_id: int) -> subprocess.Popen[bytes]:
-    """Start `python -m moderation.jobs <id>` at low priority with one compute thread."""
-    env = dict(os.environ)
-    env["MODERATION_RUNNER_CONFIG"] = json.dumps(runner_config(app))
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[name] = "1"
-    return subprocess.Popen(  # noqa: S603 (our own module, fixed arguments)
-        [sys.executable, "-m", "moderation.jobs", str(job_id)],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,  # a worker's restart signal does not reach the runner
-    )
+    try:
+        with threadpool_limits(limits=1):
+            return run_job(app, job_id)
+    finally:
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 0)
 
 
 def _fail_unstarted(app: Flask, job_id: int, error: str) -> None:
@@ -275,24 +249,3 @@ def run_next(app: Flask) -> JobStatus | None:
             .limit(1)
         )
     return None if job_id is None else run_job(app, job_id)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run one job in this process: the runner the service starts (`python -m`)."""
-    import secrets
-
-    from moderation import create_app
-
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) != 1 or not args[0].isdigit():
-        print("usage: python -m moderation.jobs JOB_ID", file=sys.stderr)
-        return 2
-    config = json.loads(os.environ.pop("MODERATION_RUNNER_CONFIG", "{}"))
-    if niceness := int(config.get("JOB_NICE", 0)):
-        os.nice(niceness)  # below the intake workers: training waits, comments do not
-    config["SECRET_KEY"] = secrets.token_hex(16)  # required by the factory; never used
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s job %(message)s")
-    app = create_app(config)
-    status = run_job(app, int(args[0]))
-    app.extensions[db.ENGINE].dispose()
-    return 0 if status is JobStatus.SUCCEEDED else 1

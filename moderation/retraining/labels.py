@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from moderation.auth import SITE_ACTOR_PREFIX
 from moderation.classifier import Doc
 from moderation.rescore import doc_of
+from moderation.tables import AkismetReport
 from moderation.tables import AuditEvent
 from moderation.tables import Comment
 from moderation.tables import Status
@@ -138,7 +139,7 @@ def decision_examples(session: Session, since: datetime | None = None) -> list[E
     """Return the moderators' labels as examples (oldest first)."""
     labels = moderator_labels(session, since=since)
     if not labels:
-        return []
+        return akismet_report_examples(session, since)
     examples = []
     ids = sorted(labels)
     for start in range(0, len(ids), 500):
@@ -148,8 +149,30 @@ def decision_examples(session: Session, since: datetime | None = None) -> list[E
             examples.append(
                 Example(doc_of(comment), labels[comment.id], f"comment:{comment.id}", "decisions")
             )
+    examples.extend(akismet_report_examples(session, since))
     examples.sort(key=lambda e: e.key)
     return examples
+
+
+def akismet_report_examples(session: Session, since: datetime | None = None) -> list[Example]:
+    """Return sites' submit-spam / submit-ham about comments never checked here (labels)."""
+    stmt = select(AkismetReport).order_by(AkismetReport.id)
+    if since is not None:
+        stmt = stmt.where(AkismetReport.created_at >= since)
+    return [
+        Example(
+            Doc(
+                content=report.content,
+                author_name=report.author_name,
+                author_email=report.author_email,
+                author_url=report.author_url,
+            ),
+            report.spam,
+            f"akismet-report:{report.id}",
+            "decisions",
+        )
+        for report in session.scalars(stmt)
+    ]
 
 
 def corpus_examples(config: Mapping[str, Any], names: Iterable[str]) -> list[Example]:

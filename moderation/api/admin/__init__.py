@@ -4,6 +4,7 @@ Importing the package registers its routes on the shared blueprint (moderation.a
 """
 
 from moderation.api.admin import accounts  # noqa: F401 (registers routes)
+from moderation.api.admin import akismet_keys  # noqa: F401 (registers routes)
 from moderation.api.admin import erasures  # noqa: F401 (registers routes)
 from moderation.api.admin import jobs  # noqa: F401 (registers routes)
 from moderation.api.admin import settings  # noqa: F401 (registers routes)

@@ -31,6 +31,8 @@ class SettingsOut(BaseModel):
     trust_new_authors: bool
     max_links: int
     links_alone_never_spam: bool
+    akismet_held_is_spam: bool
+    akismet_discard_score: float
 
 
 class StatusCountsOut(BaseModel):

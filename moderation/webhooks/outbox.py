@@ -1,0 +1,143 @@
+"""The transactional outbox: record_event() writes an event in the change's own transaction.
+
+Call it wherever a comment changes, with the session that makes the change, before the
+view commits: the event rows commit or roll back with the change, so a site is never
+told of a change that did not happen and never misses one that did. Nothing is sent
+here; after the commit, the deliveries are put on the task queue (and a sweep finds any
+whose enqueue was lost).
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from moderation.tables import Comment
+from moderation.tables import DeliveryStatus
+from moderation.tables import EventType
+from moderation.tables import Site
+from moderation.tables import WebhookDelivery
+from moderation.tables import WebhookEndpoint
+from moderation.tables import WebhookEvent
+from moderation.tables import utcnow
+
+# session.info key: the deliveries this transaction added, enqueued after it commits.
+NEW_DELIVERIES = "moderation.webhooks.new_deliveries"
+
+
+def comment_data(comment: Comment, site_name: str) -> dict[str, Any]:
+    """Return a comment's public fields as the webhooks send them (no e-mail, no IP)."""
+    return {
+        "id": comment.id,
+        "site": site_name,
+        "post_id": comment.post_id,
+        "parent_id": comment.parent_id,
+        "status": str(comment.status),
+        "spam_score": comment.spam_score,
+        "reasons": list(comment.reasons or []),
+        "content_html": comment.content_html,
+        "author_name": comment.author_name,
+        "author_url": comment.author_url,
+        "created_at": comment.created_at.isoformat() if comment.created_at else None,
+    }
+
+
+def erased_data(comment: Comment, site_name: str) -> dict[str, Any]:
+    """Return what an erasure event tells: which comment, nothing of what was erased."""
+    return {"id": comment.id, "site": site_name, "post_id": comment.post_id}
+
+
+def subscribers(session: Session, site_id: int, event_type: EventType) -> list[WebhookEndpoint]:
+    """Return the site's enabled endpoints that want this event."""
+    endpoints = session.scalars(
+        select(WebhookEndpoint).where(
+            WebhookEndpoint.site_id == site_id, WebhookEndpoint.enabled.is_(True)
+        )
+    )
+    return [e for e in endpoints if str(event_type) in (e.events or [])]
+
+
+def record_event(
+    session: Session,
+    comment: Comment,
+    event_type: EventType,
+    extra: dict[str, Any] | None = None,
+    *,
+    now: datetime | None = None,
+) -> WebhookEvent | None:
+    """Write `event_type` for `comment` into the outbox of this transaction (flushes, no commit).
+
+    `comment` must be flushed (it has an id). `extra` goes into `data` beside "comment"
+    (comment.status_changed passes old_status, new_status, actor, note). Returns the
+    event, or None when no endpoint of the comment's site wants it (nothing written).
+    """
+    endpoints = subscribers(session, comment.site_id, event_type)
+    if not endpoints:
+        return None
+    now = now or utcnow()
+    site = session.get(Site, comment.site_id)
+    site_name = site.name if site is not None else ""
+    about = (
+        erased_data(comment, site_name)
+        if event_type is EventType.ERASED
+        else comment_data(comment, site_name)
+    )
+    payload = {
+        "type": str(event_type),
+        "timestamp": now.isoformat(),
+        "data": {"comment": about, **(extra or {})},
+    }
+    event = WebhookEvent(
+        msg_id="msg_" + secrets.token_hex(12),
+        site_id=comment.site_id,
+        comment_id=comment.id,
+        type=event_type,
+        payload=payload,
+        created_at=now,
+    )
+    session.add(event)
+    session.flush()
+    deliveries = [
+        WebhookDelivery(
+            event_id=event.id,
+            endpoint_id=endpoint.id,
+            comment_id=comment.id,
+            status=DeliveryStatus.PENDING,
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        for endpoint in endpoints
+    ]
+    session.add_all(deliveries)
+    session.flush()
+    session.info.setdefault(NEW_DELIVERIES, []).extend(d.id for d in deliveries)
+    return event
+
+
+def status_changed(
+    session: Session,
+    comment: Comment,
+    old_status: str | None,
+    actor: str,
+    note: str | None,
+    *,
+    now: datetime | None = None,
+) -> WebhookEvent | None:
+    """Record comment.status_changed (old and new status, who, note)."""
+    extra = {
+        "old_status": None if old_status is None else str(old_status),
+        "new_status": str(comment.status),
+        "actor": actor,
+        "note": note,
+    }
+    return record_event(session, comment, EventType.STATUS_CHANGED, extra, now=now)
+
+
+def take_new_deliveries(session: Session) -> list[int]:
+    """Return and forget the ids of the deliveries this session's transaction added."""
+    return session.info.pop(NEW_DELIVERIES, [])
