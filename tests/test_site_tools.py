@@ -11,12 +11,13 @@ from moderation.settings import save_settings
 from moderation.tables import AuditEvent
 from moderation.tables import Comment
 from moderation.tables import CommentRevision
+from moderation.tables import WebhookEvent
 
 
 @pytest.fixture
 def app_config(app_config):
-    """Turn the flood check off: these tests post several comments of one author."""
-    return {**app_config, "FLOOD_SECONDS": 0}
+    """Turn the flood check off (several comments of one author); allow a local webhook."""
+    return {**app_config, "FLOOD_SECONDS": 0, "WEBHOOKS_ALLOW_PRIVATE": True}
 
 
 @pytest.fixture
@@ -122,6 +123,32 @@ def test_an_edit_runs_the_pipeline_again_and_keeps_the_old_text(
         ("site:blog", "A fair point about the budget.")
     ]
     assert history["comment"]["content_html"] == "Visit my <b>casino</b> now"
+
+
+def test_an_edit_tells_the_sites_webhook(client, creds, site_api, session, disallow_casino):
+    hook = client.post(
+        "/api/v1/webhooks",
+        json={
+            "url": "http://127.0.0.1:9/hook",
+            "events": ["comment.edited", "comment.status_changed"],
+        },
+        headers=creds.headers("site"),
+    )
+    assert hook.status_code == 201, hook.get_json()
+    posted = site_api.post(content="Nothing to see.").get_json()
+    client.put(
+        f"/api/v1/comments/{posted['id']}/content",
+        json={"content": "casino time"},
+        headers=creds.headers("site"),
+    )
+    session.rollback()
+    events = session.scalars(
+        select(WebhookEvent)
+        .where(WebhookEvent.comment_id == posted["id"])
+        .order_by(WebhookEvent.id)
+    )
+    payloads = [(e.payload["type"], e.payload["data"].get("new_status")) for e in events]
+    assert payloads == [("comment.edited", "spam"), ("comment.status_changed", "spam")]
 
 
 def test_an_edit_with_the_same_text_changes_nothing(client, creds, site_api, session):
