@@ -11,6 +11,7 @@ import json
 import re
 import secrets
 import shutil
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -256,6 +257,24 @@ def test_with_the_service_stopped_a_comment_is_held_then_rechecked(wordpress, se
     service_id = int(wp.meta(comment_id, "_moderation_id"))
     assert str(service_comment(service.app, service_id).status) == "approved"
     assert "while down" in wp.public_post()
+
+
+def test_a_service_that_does_not_answer_holds_the_comment_after_the_timeout(wordpress, service):
+    wp = wordpress
+    service.stop()
+    # A listener that takes connections and never answers: WordPress waits its 3 s, then holds.
+    with socket.create_server(("127.0.0.1", service.port)) as silent:
+        silent.listen(8)
+        try:
+            comment_id = wp.comment_id_of(
+                wp.post_comment(HAM + " (service silent)", author="Mo", email="mo@example.org")
+            )
+        finally:
+            silent.close()
+            service.start()
+    assert wp.status(comment_id) == "0"
+    assert "timed out" in (wp.meta(comment_id, "_moderation_error") or "").lower()
+    assert wait_until(lambda: wp.run_cron() or wp.status(comment_id) == "1", 30)
 
 
 def _comment_row_link(wp: WordPress, comment_id: int, action: str, listing: str = "all") -> str:
