@@ -43,6 +43,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "CLASSIFIER_RESCORE_ON_LOAD": True,
         # The task queue (moderation.taskqueue): a SQLite file, or redis://HOST:PORT/DB.
         "QUEUE_URL": "sqlite:///" + os.path.join(instance_path, "queue.sqlite"),
+        "QUEUE_NAME": "moderation",  # several installs may share one Redis under other names
         "QUEUE_WORKERS": 4,
         "QUEUE_POLL_SECONDS": 0.25,
         # Training jobs (moderation.jobs): where they run, and when one counts as dead.

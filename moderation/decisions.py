@@ -26,6 +26,7 @@ class ReasonCode(enum.StrEnum):
     KNOWN_AUTHOR = "known_author"
     FIRST_COMMENT = "first_comment"
     TRUSTED_NEW_AUTHOR = "trusted_new_author"
+    IMPORTED = "imported"
 
 
 # How moderators read each code (the review page's cards, the API document).
@@ -41,6 +42,7 @@ REASON_LABELS: dict[ReasonCode, str] = {
     ReasonCode.KNOWN_AUTHOR: "Known author",
     ReasonCode.FIRST_COMMENT: "First comment",
     ReasonCode.TRUSTED_NEW_AUTHOR: "New authors trusted",
+    ReasonCode.IMPORTED: "Imported from the site's history",
 }
 
 

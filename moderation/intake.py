@@ -75,13 +75,27 @@ class Assessment:
 
 def dedupe_key(site_id: int, data: CommentIn) -> str:
     """Hash what makes two comments duplicates: site, post, parent, author and text."""
+    return dedupe_key_of(
+        site_id, data.post_id, data.parent_id, data.author_name, data.author_email, data.content
+    )
+
+
+def dedupe_key_of(
+    site_id: int,
+    post_id: str,
+    parent_id: int | None,
+    author_name: str,
+    author_email: str,
+    content: str,
+) -> str:
+    """Hash a comment's duplicate-defining parts (the intake's and the import's key)."""
     parts = (
         str(site_id),
-        data.post_id,
-        str(data.parent_id or ""),
-        data.author_name.casefold(),
-        data.author_email.casefold(),
-        data.content,
+        post_id,
+        str(parent_id or ""),
+        author_name.casefold(),
+        author_email.casefold(),
+        content,
     )
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
@@ -274,5 +288,6 @@ def submit_comment(
         },
     )
     # The outbox: comment.created commits with the comment or not at all.
-    record_event(session, Comment(**row, id=comment_id), EventType.CREATED, now=now)
+    comment = Comment(**row, id=comment_id)
+    record_event(session, comment, EventType.CREATED, now=now, site_name=site.name)
     return CommentOut.model_validate({**row, "id": comment_id})

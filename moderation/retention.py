@@ -19,6 +19,7 @@ from sqlalchemy.orm import aliased
 
 from moderation.db import LIKE_ESCAPE
 from moderation.db import escape_like
+from moderation.tables import AkismetReport
 from moderation.tables import Comment
 from moderation.tables import EventType
 from moderation.tables import FloodKind
@@ -145,6 +146,12 @@ def erase_commenter(session: Session, email: str, site_id: int | None = None) ->
         .where(email_marks | FloodMark.key.in_(ip_keys))
         .execution_options(synchronize_session=False)
     ).rowcount
+    # Akismet submissions about comments never checked here (labelled examples) too.
+    session.execute(
+        delete(AkismetReport)
+        .where(func.lower(AkismetReport.author_email) == address)
+        .execution_options(synchronize_session=False)
+    )
     return ErasureResult(
         comments_deleted=deleted, replies_detached=detached, flood_marks_deleted=marks
     )

@@ -196,6 +196,9 @@ class Comment(Base):
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The site's own id of an imported comment (None: posted here); unique per site, so
+    # importing the same history twice adds nothing.
+    external_id: Mapped[str | None] = mapped_column(String(100))
 
     __mapper_args__: ClassVar[dict[str, Any]] = {"version_id_col": version}
     __table_args__ = (
@@ -204,6 +207,7 @@ class Comment(Base):
         Index("ix_comments_site_post_status", "site_id", "post_id", "status", "created_at"),
         Index("ix_comments_author_email_status", "author_email", "status"),
         Index("ix_comments_parent", "parent_id"),
+        Index("uq_comments_site_external", "site_id", "external_id", unique=True),
         # The review queue's free-text search (moderation.queue.search_text), PostgreSQL
         # only: a trigram index answers LIKE '%word%' without scanning every comment.
         # Created by migration 0002_queue_indexes, which also enables pg_trgm.

@@ -82,13 +82,17 @@ def make_huey(url: str, name: str = "moderation") -> Huey:
     if url.startswith("sqlite:///"):
         path = url.removeprefix("sqlite:///")
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        return SqliteHuey(name, filename=path, **options)
+        # No fsync: an enqueue costs 0.04 ms instead of 5 ms on the request's path. A
+        # message lost in an OS crash is found again by its task's sweep (the database,
+        # not the queue, is the record of what is due).
+        return SqliteHuey(name, filename=path, fsync=False, **options)
     raise ValueError("MODERATION_QUEUE_URL must be sqlite:///PATH or redis://HOST:PORT/DB")
 
 
 def init_app(app: Flask) -> None:
     """Build the app's huey instance from QUEUE_URL and add `flask worker`."""
-    app.extensions[QUEUE] = TaskQueue(make_huey(str(app.config["QUEUE_URL"])))
+    huey = make_huey(str(app.config["QUEUE_URL"]), str(app.config["QUEUE_NAME"]))
+    app.extensions[QUEUE] = TaskQueue(huey)
     app.cli.add_command(worker_command)
 
 

@@ -333,6 +333,7 @@ def test_openapi_documents_the_admin_endpoints(client):
         "/api/v1/admin/model-versions/{version_id}/promote",
         "/api/v1/admin/settings/preview",
         "/api/v1/admin/users/{user_id}",
+        "/api/v1/admin/sites/{name}/akismet-key",
     ):
         assert path in document["paths"], path
     assert "SettingsPatch" in document["components"]["schemas"]

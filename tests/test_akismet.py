@@ -14,6 +14,7 @@ from moderation import db
 from moderation.akismet.fields import STAND_IN_DOMAIN
 from moderation.retraining.labels import decision_examples
 from moderation.retraining.labels import moderator_labels
+from moderation.settings import load_settings
 from moderation.settings import save_settings
 from moderation.tables import AkismetReport
 from moderation.tables import AuditEvent
@@ -503,3 +504,61 @@ def test_every_method_answers_on_both_versions(client, creds, version, method):
     url = f"/{version}/verify-key?key={creds.site_key}&blog=b"
     response = client.open(url, method=method)
     assert text(response) == "valid"
+
+
+def test_erasing_a_commenter_erases_their_akismet_examples(akismet, app, client, creds):
+    akismet.call("submit-spam", comment_author_email="Gone@Example.org")
+    akismet.call("submit-spam", comment_author_email="stays@example.org")
+    response = client.post(
+        "/api/v1/admin/erasures",
+        json={"author_email": "gone@example.org"},
+        headers=creds.headers("admin"),
+    )
+    assert response.status_code == 200
+    with db.new_session(app) as s:
+        assert list(s.scalars(select(AkismetReport.author_email))) == ["stays@example.org"]
+
+
+def test_the_akismet_settings_are_admin_settings(client, creds):
+    headers = creds.headers("admin")
+    response = client.patch(
+        "/api/v1/admin/settings",
+        json={"akismet_held_is_spam": True, "akismet_discard_score": 0.95},
+        headers=headers,
+    )
+    assert response.status_code == 200
+    body = response.get_json()
+    assert (body["akismet_held_is_spam"], body["akismet_discard_score"]) == (True, 0.95)
+    for bad in ({"akismet_discard_score": 1.5}, {"akismet_held_is_spam": "yes"}):
+        refused = client.patch("/api/v1/admin/settings", json=bad, headers=headers)
+        assert refused.status_code == 422
+        assert set(refused.get_json()["errors"]) == set(bad)
+
+
+def test_the_settings_page_saves_the_akismet_settings(app, client, creds):
+    from tests.test_admin_page import sign_in
+
+    token = sign_in(client)
+    page = client.get("/admin/settings").get_data(as_text=True)
+    assert 'name="akismet_held_is_spam"' in page
+    assert 'name="akismet_discard_score"' in page
+    form = {
+        "csrf_token": token,
+        "spam_threshold": "0.9",
+        "hold_threshold": "0.5",
+        "max_links": "2",
+        "akismet_held_is_spam": "on",
+        "akismet_discard_score": "0.97",
+    }
+    client.post("/admin/settings", data=form)
+    with db.new_session(app) as s:
+        settings = load_settings(s)
+    assert (settings.akismet_held_is_spam, settings.akismet_discard_score) == (True, 0.97)
+
+
+def test_deactivate_and_unknown_methods_answer_as_akismet(client, creds):
+    body = f"key={creds.site_key}&blog=b"
+    assert text(client.post("/1.1/deactivate", data=body, content_type=FORM)) == "deactivated"
+    assert text(client.post("/1.1/verify-key", data=body, content_type=FORM)) == "valid"
+    assert_invalid(client.post("/1.1/verify-wpcom-key", data=body, content_type=FORM), "Unknown")
+    assert_invalid(client.get("/1.2/no/such/thing"), "Unknown")

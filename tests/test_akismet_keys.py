@@ -158,6 +158,11 @@ def test_after_the_limit_no_key_is_checked_from_that_address(app, client, creds)
         assert_invalid(verify(client, guess, **attacker), "Invalid API key")
     assert_invalid(verify(client, key, **attacker), "Too many invalid keys")
     assert text(verify(client, key, **from_address("198.51.100.67"))) == "valid"
+    # Site keys cannot be guessed: always checked, never counted.
+    assert text(verify(client, creds.site_key, **attacker)) == "valid"
+    assert_invalid(verify(client, "msk_wrong", **attacker), "Invalid API key")
+    with db.new_session(app) as s:
+        assert s.get(AkismetKeyFailure, "198.51.100.66").failures == 3
 
 
 def test_the_limit_holds_across_worker_processes(app, app_config, client, creds):
@@ -190,7 +195,16 @@ def test_the_limit_ends_with_its_window(app, client, creds):
 
 
 def test_every_akismet_route_counts_failures(client, creds):
+    key = issue(client, creds)
     attacker = from_address("198.51.100.66")
     for path in ("/1.1/comment-check", "/1.1/submit-spam", "/1.2/usage-limit"):
         client.post(path, data="api_key=000000000000&blog=b&user_ip=1.2.3.4", **attacker)
-    assert_invalid(verify(client, creds.site_key, **attacker), "Too many invalid keys")
+    assert_invalid(verify(client, key, **attacker), "Too many invalid keys")
+
+
+@pytest.mark.parametrize("wrong", ["msk_wrong", "not-a-key", "0123456789abc", "mut_token"])
+def test_keys_of_another_shape_are_refused_without_counting(app, client, wrong):
+    for _ in range(5):
+        assert_invalid(verify(client, wrong, **from_address("198.51.100.66")))
+    with db.new_session(app) as s:
+        assert s.get(AkismetKeyFailure, "198.51.100.66") is None

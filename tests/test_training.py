@@ -58,8 +58,28 @@ DAVIDSON = (
     '1,3,0,3,0,1,"RT @someone: look at this &amp; laugh http://t.co/abc123"\n'
     "2,3,0,0,3,2,another plain tweet\n"
 )
+SCAMSPOT = json.dumps(
+    {
+        "1801": {"text": "dm #hāźeł_mcẹ̀wǝṅ for profits", "account": "binance", "type": "scam"},
+        "1802": {"text": "great chart", "account": "wsj", "type": "real", "media": "9"},
+        "1803": {"text": "who knows", "account": "wsj", "type": "unknown"},
+        "1804": {"text": "invest with @fx_lady now", "account": "wsj", "type": "scam"},
+    },
+    ensure_ascii=False,
+    indent=4,
+)
+FOXNEWS = "\n".join(
+    json.dumps(row)
+    for row in (
+        {"title": "Vote", "text": "Nonsense, read the bill.", "label": 1, "user": "bob"},
+        {"title": "Vote", "text": "A fair point, https://www.gao.gov/x", "label": 0},
+        {"title": "Budget", "text": "Cut it.", "label": 0, "user": "ann", "meta": "m"},
+    )
+)
 FILES = {
     "videos.csv": (YOUTUBE, "youtube", [1, 0, 0], False),
+    "comments_extracted.json": (SCAMSPOT, "scamspot", [1, 0, 1], False),
+    "fox-news-comments.json": (FOXNEWS, "foxnews", [0, 0, 0], False),
     "SMSSpamCollection": (SMS, "sms", [0, 1], True),
     "generic.csv": (CSV, "csv", [1, 0, 1, 0], False),
     "lines.jsonl": (JSONL, "jsonl", [1, 0], False),
@@ -97,6 +117,25 @@ def test_davidson_tweets_are_extra_ham_learned_from_but_not_calibrated_on(tmp_pa
     assert training.fit(corpus.docs, corpus.labels, corpus.aux, corpus.calibrated)
 
 
+def test_scamspot_and_foxnews_keep_their_groups_and_extras(tmp_path):
+    (tmp_path / "s.json").write_text(SCAMSPOT, encoding="utf-8")
+    (tmp_path / "f.json").write_text(FOXNEWS, encoding="utf-8")
+    (tmp_path / "y.csv").write_text(YOUTUBE, encoding="utf-8")
+    scams = training.read_corpus(tmp_path / "s.json")
+    # "unknown" is skipped; folds group by the account commented on.
+    assert scams.groups == ("binance", "wsj", "wsj")
+    assert scams.docs[0].content == "dm #hāźeł_mcẹ̀wǝṅ for profits"
+    fox = training.read_corpus(tmp_path / "f.json")
+    assert fox.groups == ("Vote", "Vote", "Budget")
+    assert fox.docs[0].author_name == "bob"
+    # Hatefulness is not spam: every row is ham, the label kept as an extra.
+    assert [e["hateful"] for e in fox.extras] == [1, 0, 0]
+    youtube = training.read_corpus(tmp_path / "y.csv")
+    joined = training.Corpus.join([youtube, fox])
+    assert joined.groups == ("y.csv",) * 3 + ("Vote", "Vote", "Budget")
+    assert len(joined.extras) == len(joined)
+
+
 def test_read_corpus_keeps_fields_and_quotes(tmp_path):
     (tmp_path / "c.csv").write_text(CSV)
     (tmp_path / "s").write_text(SMS)
@@ -121,6 +160,10 @@ def test_read_corpus_keeps_fields_and_quotes(tmp_path):
         ("bad.jsonl", '{"content": "hi", "label": "spam"}\n{oops\n', "jsonl", "bad.jsonl:2"),
         ("bad.tsv", "ham\n", "sms", "expected label<TAB>text"),
         ("bad.csv", "content,label\nhi,spam\n", "youtube", "expected the columns"),
+        ("s.json", '["not", "an", "object"]', "scamspot", "expected one JSON object"),
+        ("s.json", '{"1": {"text": "hi"}}', "scamspot", "comment 1: expected the keys"),
+        ("f.json", '{"text": "hi", "title": "t"}\n{"text": 1}\n', "foxnews", "f.json:2"),
+        ("f.json", '{"text": "hi", "title": "t"}\n{oops\n', "foxnews", "f.json:2"),
     ],
 )
 def test_read_corpus_refuses_bad_files_clearly(tmp_path, name, text, fmt, message):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import uuid
 from typing import Any
 
 import pytest
@@ -27,12 +29,24 @@ from tests.worker_support import Worker
 from tests.worker_support import wait_until
 
 HOOKS = "/api/v1/webhooks"
+REDIS_URL = os.environ.get("MODERATION_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ALL_EVENTS = [str(e) for e in EventType]
 
 
 @pytest.fixture
-def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
-    """The test's own loopback receiver; retries, leases and sweeps in fractions of a second."""
+def app_config(app_config: dict[str, Any], request: pytest.FixtureRequest) -> dict[str, Any]:
+    """The test's own loopback receiver; retries, leases and sweeps in fractions of a second.
+
+    A test parametrized with backend="redis" runs the queue on the machine's Redis, under
+    a queue name of its own.
+    """
+    callspec = getattr(request.node, "callspec", None)
+    if callspec is not None and callspec.params.get("backend") == "redis":
+        app_config = {
+            **app_config,
+            "QUEUE_URL": REDIS_URL,
+            "QUEUE_NAME": f"test-{uuid.uuid4().hex}",
+        }
     return {
         **app_config,
         "WEBHOOKS_ALLOW_PRIVATE": True,
@@ -64,6 +78,8 @@ def workers(app, tmp_path):
     yield start
     for worker in started:
         worker.stop()
+    if app.config["QUEUE_URL"].startswith("redis"):
+        taskqueue.queue_of(app).huey.storage.flush_all()  # this test's keys only
 
 
 def register(client, creds, url: str) -> dict[str, Any]:
@@ -98,8 +114,9 @@ def all_delivered(app) -> bool:
     return statuses == {DeliveryStatus.DELIVERED}
 
 
+@pytest.mark.parametrize("backend", ["sqlite", "redis"])
 def test_every_event_arrives_signed_and_verifies_with_the_library(
-    app, client, creds, site_api, receiver, workers
+    app, client, creds, site_api, receiver, workers, backend
 ):
     secret = register(client, creds, receiver.url + "/hooks?from=moderation")["secret"]
     workers()

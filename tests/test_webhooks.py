@@ -425,3 +425,46 @@ def test_the_admin_page_flags_disabled_endpoints_shows_the_log_and_redelivers(
     ids = {r.headers["webhook-id"] for r in receiver.received}
     assert len(ids) == 1
     assert receiver.received[-1].status == 204
+
+
+def test_openapi_documents_the_webhook_endpoints(client, creds, receiver):
+    document = client.get("/api/v1/openapi.json").get_json()
+    assert set(document["paths"]["/api/v1/webhooks"]) == {"get", "post"}
+    assert set(document["paths"]["/api/v1/webhooks/{endpoint_id}"]) == {"get", "patch", "delete"}
+    schemas = document["components"]["schemas"]
+    created = register(client, creds, receiver.url).get_json()
+    assert set(created) == set(schemas["EndpointCreated"]["properties"])
+    listed = client.get(HOOKS, headers=creds.headers("site")).get_json()["items"][0]
+    assert set(listed) == set(schemas["EndpointOut"]["properties"])
+    assert set(schemas["EndpointIn"]["properties"]) == {"url", "events", "site"}
+
+
+def test_the_akismet_routes_intake_records_comment_created(app, client, creds, receiver):
+    register(client, creds, receiver.url)
+    form = {
+        "api_key": creds.site_key,
+        "blog": "https://blog.example.org/",
+        "permalink": "https://blog.example.org/hello/",
+        "user_ip": "203.0.113.9",
+        "comment_author": "Ada",
+        "comment_author_email": "ada@example.org",
+        "comment_content": "A thoughtful reply about the article.",
+    }
+    answer = client.post("/1.1/comment-check", data=form)
+    assert answer.status_code == 200
+    comment_id = int(answer.headers["X-akismet-guid"])
+    (event,) = events_of(app)
+    assert event.type is EventType.CREATED
+    assert event.payload["data"]["comment"]["id"] == comment_id
+    # A test call is answered and rolled back: no event either.
+    other = {
+        **form,
+        "is_test": "1",
+        "user_ip": "203.0.113.10",
+        "comment_author_email": "grace@example.org",
+        "comment_content": "Another reply, only a test.",
+    }
+    tested = client.post("/1.1/comment-check", data=other)
+    assert tested.status_code == 200
+    assert tested.headers["X-Moderation-Status"] == "pending"  # decided by the intake
+    assert len(events_of(app)) == 1

@@ -5,8 +5,10 @@ shape; some clients send the key as the first label of the host name
 (`KEY.rest.akismet.com`), which DNS lower-cases. So each site may also get such a key,
 shown once and stored as an HMAC keyed with the app's secret (a leaked table alone does
 not let anyone try the 2^48 keys offline). Online guessing is stopped by a limit on
-failed attempts per client address, kept in the database so that it holds across
-worker processes and hosts; past the limit, keys are not even checked.
+failed Akismet-key attempts per client address, kept in the database so that it holds
+across worker processes and hosts; past the limit, Akismet keys are not even checked.
+Site keys (256 bits) are not limited: guessing them is hopeless, and a site using one
+cannot be locked out by someone else's failures from a shared address.
 """
 
 from __future__ import annotations
@@ -160,11 +162,25 @@ def count_failure(session: Session, address: str, limit: FailureLimit, now: date
 
 
 def authenticate(session: Session, candidates: list[str]) -> SiteIdentity:
-    """Return the site of the first key given, counting a failure when it is not valid.
+    """Return the site of the first key given; count a failed Akismet key per address.
 
-    :raises KeyRefused: no key, an unknown or revoked key, or too many failures from
-        this address (then no key is checked at all).
+    Only Akismet-shaped keys (48 bits) are limited: a site key (256 bits) cannot be
+    guessed, so it is always checked, and a key of neither shape is refused unchecked.
+
+    :raises KeyRefused: no key, an unknown or revoked key, or, for an Akismet key, too
+        many failures from this address (then it is not even checked).
     """
+    keys = [key.strip() for key in candidates if key.strip()]
+    if not keys:
+        raise KeyRefused('Empty "api_key" value')
+    invalid = "Invalid API key: it is not the Akismet key or site key of a site."
+    if keys[0].startswith(SITE_KEY_PREFIX):
+        site = site_of_key(session, keys[0])
+        if site is None:
+            raise KeyRefused(invalid)
+        return site
+    if normalize_akismet_key(keys[0]) is None:
+        raise KeyRefused(invalid + " (An Akismet key is 12 hex characters.)")
     limit = FailureLimit.from_config()
     address = client_address()
     now = utcnow()
@@ -173,11 +189,8 @@ def authenticate(session: Session, candidates: list[str]) -> SiteIdentity:
             "Too many invalid keys from your address: try again later"
             f" (at most {limit.failures} in {limit.window:g} s)."
         )
-    keys = [key for key in candidates if key.strip()]
-    if not keys:
-        raise KeyRefused('Empty "api_key" value')
     site = site_of_key(session, keys[0])
     if site is None:
         count_failure(session, address, limit, now)  # the view commits it, even so
-        raise KeyRefused("Invalid API key: it is not the Akismet key or site key of a site.")
+        raise KeyRefused(invalid)
     return site

@@ -49,10 +49,10 @@ bp = Blueprint("akismet", __name__)
 VERSIONS = ("1.1", "1.2")  # clients call some methods on 1.1, others on 1.2: both answer
 
 
-def route(name: str) -> Callable[[Callable[[], Response]], Callable[[], Response]]:
+def route(name: str) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
     """Register a view at /1.1/<name> and /1.2/<name>, for GET and POST."""
 
-    def decorator(view: Callable[[], Response]) -> Callable[[], Response]:
+    def decorator(view: Callable[..., Response]) -> Callable[..., Response]:
         for version in VERSIONS:
             bp.add_url_rule(f"/{version}/{name}", view_func=view, methods=["GET", "POST"])
         return view
@@ -223,3 +223,31 @@ def get_subscription() -> Response:
     key = fields.get("key") or fields.get("api_key") or ""
     site = sign_in(fields, "key", "api_key")
     return _json(reports.subscription(site, key))
+
+
+@route("deactivate")
+def deactivate() -> Response:
+    """Answer "deactivated" (WordPress's plugin calls it when deactivated; the key stays)."""
+    fields = read_fields(request)
+    sign_in(fields, "key", "api_key")
+    return answer("deactivated")
+
+
+@route("<path:name>")
+def unknown_method(name: str) -> Response:
+    """Answer a method this service does not offer the way Akismet answers an error."""
+    return invalid(f"Unknown method {name!r}: this service offers {', '.join(METHODS)}.")
+
+
+METHODS = (
+    "verify-key",
+    "comment-check",
+    "submit-spam",
+    "submit-ham",
+    "usage-limit",
+    "key-sites",
+    "get-stats",
+    "get-key-stats",
+    "get-subscription",
+    "deactivate",
+)

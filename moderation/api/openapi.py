@@ -21,6 +21,8 @@ from moderation.api.privacy import openapi_paths as privacy_paths
 from moderation.api.queue import QUEUE_MODELS
 from moderation.api.queue import openapi_paths as queue_paths
 from moderation.api.views import bp
+from moderation.api.webhooks_openapi import WEBHOOK_MODELS
+from moderation.api.webhooks_openapi import openapi_paths as webhook_paths
 from moderation.schemas import CommentIn
 from moderation.schemas import CommentOut
 from moderation.schemas import PostCommentsPage
@@ -34,6 +36,7 @@ DOCUMENTED_MODELS: list[type[BaseModel]] = [
     *ADMIN_MODELS,
     *EDIT_MODELS,
     *PRIVACY_MODELS,
+    *WEBHOOK_MODELS,
 ]
 
 PROBLEM_SCHEMA = {
@@ -121,6 +124,7 @@ def build_document() -> dict[str, Any]:
             **admin_paths(),
             **edit_paths(),
             **privacy_paths(),
+            **webhook_paths(),
         },
     }
 

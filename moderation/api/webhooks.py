@@ -10,6 +10,7 @@ from flask import url_for
 from sqlalchemy import select
 
 from moderation.api.views import bp
+from moderation.api.webhooks_openapi import EndpointCreated
 from moderation.auth import Principal
 from moderation.auth import PrincipalKind
 from moderation.auth import check_role
@@ -80,9 +81,9 @@ def create_webhook() -> tuple[dict[str, Any], int, dict[str, str]]:
         raise Problem(404, "Not Found", "The site of this key no longer exists.")
     endpoint = create_endpoint(session, site, data, allow_private=_allow_private())
     session.commit()
-    body = {**endpoint_out(endpoint, site.name), "secret": endpoint.secret}
+    body = EndpointCreated(**endpoint_out(endpoint, site.name), secret=endpoint.secret)
     location = url_for("api.get_webhook", endpoint_id=endpoint.id)
-    return body, 201, {"Location": location}
+    return body.model_dump(mode="json"), 201, {"Location": location}
 
 
 @bp.get(PATH)

@@ -20,9 +20,10 @@ from moderation.classifier import get_holder
 from moderation.classifier import load_version
 from moderation.settings import load_settings
 from moderation.tables import ClassifierVersion
+from moderation.training.corpora import CorpusFormat
 
 model_group = AppGroup("model", help="Spam classifier versions.")
-FORMATS = click.Choice(["youtube", "sms", "csv", "jsonl"])
+FORMATS = click.Choice([str(f) for f in CorpusFormat])
 
 
 def register(app: Flask) -> None:

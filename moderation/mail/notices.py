@@ -32,6 +32,7 @@ logger = logging.getLogger(__name__)
 MAX_EACH = 20  # per-comment messages to one moderator in one run (the rest: next minute)
 MAX_DIGEST = 50  # comments listed in one digest
 EXCERPT = 600
+MAIL_ACTIONS = (Action.APPROVE, Action.REJECT, Action.SPAM)  # a waiting comment's choices
 
 
 def action_url(app: Flask, user_id: int, comment_id: int, action: Action) -> str:
@@ -49,7 +50,7 @@ def comment_block(app: Flask, user_id: int, comment: Comment, site_name: str) ->
     score = "" if comment.spam_score is None else f", spam score {comment.spam_score:.2f}"
     links = "\n".join(
         f"  {action.value.capitalize()}: {action_url(app, user_id, comment.id, action)}"
-        for action in Action
+        for action in MAIL_ACTIONS
     )
     return (
         f"Comment #{comment.id} on {site_name} / {comment.post_id}, by {comment.author_name}"

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from moderation.auth import SITE_ACTOR_PREFIX
 from moderation.classifier import Doc
+from moderation.imports.store import IMPORT_ACTOR_PREFIX
 from moderation.rescore import doc_of
 from moderation.tables import AkismetReport
 from moderation.tables import AuditEvent
@@ -113,14 +114,16 @@ def moderator_labels(
     A moderator is a user (review page, API), or a site reporting its own moderators'
     decision (Akismet's submit-spam/ham): a site's event that changed a status. The
     site's event that created the comment (from no status) is the intake's, not a label.
+    An imported comment's status is its site moderators' final decision: a label.
     """
     by_site_moderator = and_(
         AuditEvent.actor.startswith(SITE_ACTOR_PREFIX), AuditEvent.from_status.is_not(None)
     )
+    imported = AuditEvent.actor.startswith(IMPORT_ACTOR_PREFIX)
     decided = (
         exists()
         .where(AuditEvent.comment_id == Comment.id)
-        .where(or_(AuditEvent.user_id.is_not(None), by_site_moderator))
+        .where(or_(AuditEvent.user_id.is_not(None), by_site_moderator, imported))
         .where(AuditEvent.to_status == Comment.status)
     )
     if since is not None:

@@ -35,6 +35,8 @@ class CorpusFormat(enum.StrEnum):
     CSV = "csv"  # content,label[,author_name,author_email,author_url]
     JSONL = "jsonl"  # the same fields, one JSON object a line
     DAVIDSON = "davidson"  # Davidson et al. 2017 tweets: extra ham, many with a link
+    SCAMSPOT = "scamspot"  # ScamSpot Instagram comments: {id: {text, account, type}}
+    FOXNEWS = "foxnews"  # Gao & Huang 2017 Fox News comments: JSON lines, all ham
 
 
 AUXILIARY_FORMATS = frozenset({CorpusFormat.SMS})
@@ -44,6 +46,11 @@ HAM_ONLY_FORMATS = frozenset({CorpusFormat.DAVIDSON})
 DAVIDSON_COLUMNS = frozenset({"class", "tweet"})
 # Every tweet with a link, and every DAVIDSON_STRIDE-th one without (~1,100 of 21,797).
 DAVIDSON_STRIDE = 20
+
+
+SCAMSPOT_LABELS = {"scam": 1, "real": 0}  # "unknown" is not labelled: skipped
+SCAMSPOT_HINT_RE = re.compile(r'"account"\s*:')
+FOXNEWS_KEYS = frozenset({"text", "title"})
 
 
 class CorpusError(ValueError):
@@ -60,6 +67,10 @@ class Corpus:
     sources: tuple[dict[str, Any], ...] = ()
     # False marks extra ham that is not comments (HAM_ONLY_FORMATS); empty: every doc.
     calibrate: tuple[bool, ...] = ()
+    # Per doc, what evaluation folds group by (video, account, article; "" = none), and
+    # what a corpus says beside the spam label (Fox News: {"hateful": 0|1}).
+    groups: tuple[str, ...] = ()
+    extras: tuple[Mapping[str, Any], ...] = ()
 
     @property
     def calibrated(self) -> tuple[bool, ...]:
@@ -79,6 +90,8 @@ class Corpus:
             aux=tuple(a for c in parts for a in c.aux),
             sources=tuple(s for c in parts for s in c.sources),
             calibrate=tuple(f for c in parts for f in c.calibrated),
+            groups=tuple(g for c in parts for g in (c.groups or ("",) * len(c))),
+            extras=tuple(e for c in parts for e in (c.extras or ({},) * len(c))),
         )
 
 
@@ -102,7 +115,17 @@ def sniff_format(path: Path) -> CorpusFormat:
     if path.suffix.lower() == ".jsonl":
         return CorpusFormat.JSONL
     with path.open(encoding="utf-8-sig", errors="replace") as handle:
-        first = handle.readline()
+        head = handle.read(4096)
+    first = head.split("\n", 1)[0]
+    if head.lstrip().startswith("{"):
+        try:
+            record = json.loads(first)
+        except ValueError:  # not one object a line: ScamSpot's one object, indented
+            record = None
+        if isinstance(record, dict) and record.keys() >= FOXNEWS_KEYS:
+            return CorpusFormat.FOXNEWS
+        if SCAMSPOT_HINT_RE.search(head):
+            return CorpusFormat.SCAMSPOT
     if set(first.strip().split(",")) >= YOUTUBE_COLUMNS:
         return CorpusFormat.YOUTUBE
     if set(first.strip().split(",")) >= DAVIDSON_COLUMNS | {"hate_speech", "neither"}:
@@ -126,8 +149,53 @@ def _doc(record: Mapping[str, Any]) -> Doc:
     )
 
 
-def _rows(path: Path, fmt: CorpusFormat) -> list[tuple[Doc, int]]:
+Row = tuple[Doc, int, str, Mapping[str, Any]]  # doc, label, fold group, extras
+
+
+def _scamspot_rows(text: str) -> list[Row]:
+    """Read ScamSpot's one JSON object; unlabelled ("unknown") comments are skipped."""
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise CorpusError("expected one JSON object keyed by comment id")
+    rows: list[Row] = []
+    for key, record in data.items():
+        if not isinstance(record, dict) or "type" not in record or "text" not in record:
+            raise CorpusError(f"comment {key}: expected the keys text, account, type")
+        label = SCAMSPOT_LABELS.get(str(record["type"]))
+        if label is not None:
+            doc = Doc(content=_text(record["text"]))
+            rows.append((doc, label, _text(record.get("account")), {}))
+    return rows
+
+
+def _foxnews_rows(text: str, name: str) -> list[Row]:
+    """Read the Fox News comments: all ham, grouped by article, hatefulness kept."""
+    rows: list[Row] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise CorpusError(f"{name}:{number}: {exc}") from None
+        if not isinstance(record, dict) or not record.keys() >= FOXNEWS_KEYS:
+            raise CorpusError(f"{name}:{number}: expected the keys text, title")
+        doc = Doc(content=_text(record["text"]), author_name=_text(record.get("user")))
+        extra = {"hateful": int(record.get("label") or 0)}
+        rows.append((doc, 0, _text(record["title"]), extra))
+    return rows
+
+
+def _rows(path: Path, fmt: CorpusFormat) -> list[Row]:
     text = path.read_text(encoding="utf-8-sig")
+    if fmt is CorpusFormat.SCAMSPOT:
+        return _scamspot_rows(text)
+    if fmt is CorpusFormat.FOXNEWS:
+        return _foxnews_rows(text, path.name)
+    return [(doc, label, "", {}) for doc, label in _plain_rows(path, text, fmt)]
+
+
+def _plain_rows(path: Path, text: str, fmt: CorpusFormat) -> list[tuple[Doc, int]]:
     if fmt is CorpusFormat.SMS:
         rows = []
         reader = csv.reader(io.StringIO(text), delimiter="\t", quoting=csv.QUOTE_NONE)
@@ -185,18 +253,18 @@ def read_corpus(
         if isinstance(exc, CorpusError):
             raise
         raise CorpusError(f"{path.name} is not a {fmt} corpus: {exc}") from None
-    rows = [(doc, label) for doc, label in rows if doc.content]
+    rows = [row for row in rows if row[0].content]
     if dedupe:
         seen: set[tuple[str, int]] = set()
         unique = []
-        for doc, label in rows:
-            if (doc.content, label) not in seen:
-                seen.add((doc.content, label))
-                unique.append((doc, label))
+        for row in rows:
+            if (row[0].content, row[1]) not in seen:
+                seen.add((row[0].content, row[1]))
+                unique.append(row)
         rows = unique
     aux = fmt in AUXILIARY_FORMATS
     ham_only = fmt in HAM_ONLY_FORMATS
-    spam = sum(label for _, label in rows)
+    spam = sum(row[1] for row in rows)
     source = {
         "name": path.name,
         "path": str(path),
@@ -207,12 +275,18 @@ def read_corpus(
         "ham": len(rows) - spam,
         "role": "auxiliary" if aux else "extra ham" if ham_only else "comments",
     }
+    if fmt is CorpusFormat.YOUTUBE:  # one file is one video
+        groups = (path.name,) * len(rows)
+    else:
+        groups = tuple(row[2] for row in rows)
     return Corpus(
-        docs=tuple(doc for doc, _ in rows),
-        labels=tuple(label for _, label in rows),
+        docs=tuple(row[0] for row in rows),
+        labels=tuple(row[1] for row in rows),
         aux=(aux,) * len(rows),
         sources=(source,),
         calibrate=(not ham_only,) * len(rows),
+        groups=groups,
+        extras=tuple(row[3] for row in rows),
     )
 
 

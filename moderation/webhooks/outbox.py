@@ -68,19 +68,22 @@ def record_event(
     extra: dict[str, Any] | None = None,
     *,
     now: datetime | None = None,
+    site_name: str | None = None,
 ) -> WebhookEvent | None:
     """Write `event_type` for `comment` into the outbox of this transaction (flushes, no commit).
 
     `comment` must be flushed (it has an id). `extra` goes into `data` beside "comment"
-    (comment.status_changed passes old_status, new_status, actor, note). Returns the
-    event, or None when no endpoint of the comment's site wants it (nothing written).
+    (comment.status_changed passes old_status, new_status, actor, note). `site_name`
+    saves a query when the caller knows it. Returns the event, or None when no endpoint
+    of the comment's site wants it (nothing written).
     """
     endpoints = subscribers(session, comment.site_id, event_type)
     if not endpoints:
         return None
     now = now or utcnow()
-    site = session.get(Site, comment.site_id)
-    site_name = site.name if site is not None else ""
+    if site_name is None:
+        site = session.get(Site, comment.site_id)
+        site_name = site.name if site is not None else ""
     about = (
         erased_data(comment, site_name)
         if event_type is EventType.ERASED
@@ -99,11 +102,9 @@ def record_event(
         payload=payload,
         created_at=now,
     )
-    session.add(event)
-    session.flush()
     deliveries = [
         WebhookDelivery(
-            event_id=event.id,
+            event=event,
             endpoint_id=endpoint.id,
             comment_id=comment.id,
             status=DeliveryStatus.PENDING,
@@ -113,6 +114,7 @@ def record_event(
         )
         for endpoint in endpoints
     ]
+    session.add(event)
     session.add_all(deliveries)
     session.flush()
     session.info.setdefault(NEW_DELIVERIES, []).extend(d.id for d in deliveries)

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 from moderation.akismet.keys import issue_akismet_key
 from moderation.akismet.keys import revoke_akismet_key
 from moderation.api.admin.helpers import PREFIX
+from moderation.api.admin.schemas import AkismetKeyOut
 from moderation.api.views import bp
 from moderation.auth import forget_site_keys
 from moderation.auth import require_role
@@ -38,7 +39,8 @@ def issue_site_akismet_key(name: str) -> tuple[dict[str, Any], int, dict[str, st
     key = issue_akismet_key(session, site)
     session.commit()
     forget_site_keys()  # the key it replaces stops working in this worker at once
-    return {"site": site.name, "akismet_key": key}, 201, {"Cache-Control": "no-store"}
+    out = AkismetKeyOut(site=site.name, akismet_key=key)
+    return out.model_dump(mode="json"), 201, {"Cache-Control": "no-store"}
 
 
 @bp.delete(f"{PREFIX}/sites/<name>/akismet-key")

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from moderation.admin.actions import SettingsPatch
 from moderation.admin.actions import TrainingJobIn
 from moderation.admin.actions import UserPatch
+from moderation.api.admin.schemas import AkismetKeyOut
 from moderation.api.admin.schemas import ErasureIn
 from moderation.api.admin.schemas import ErasureOut
 from moderation.api.admin.schemas import ModelVersionList
@@ -53,6 +54,7 @@ ADMIN_MODELS: list[type[BaseModel]] = [
     TokenOut,
     ErasureIn,
     ErasureOut,
+    AkismetKeyOut,
 ]
 
 
@@ -184,6 +186,25 @@ def openapi_paths() -> dict[str, Any]:
                 {"200": json_response(SiteOut, ""), "404": not_found},
                 params=("site_id",),
             )
+        },
+        f"{root}/sites/{{name}}/akismet-key": {
+            "parameters": [
+                {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "post": _op(
+                "issue_site_akismet_key",
+                "Give the site a new Akismet key (12 hex characters), shown once.",
+                {
+                    "201": json_response(AkismetKeyOut, ""),
+                    "404": not_found,
+                    "409": problem("The site is revoked."),
+                },
+            ),
+            "delete": _op(
+                "revoke_site_akismet_key",
+                "Remove the site's Akismet key.",
+                {"204": {"description": "Removed."}, "404": not_found},
+            ),
         },
         f"{root}/users": {
             "get": _op("list_users", "Accounts.", {"200": json_response(UserList, "")}),

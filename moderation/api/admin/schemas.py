@@ -303,3 +303,10 @@ def preview_out(preview: Preview, settings: ModerationSettings) -> PreviewOut:
         labelled_current=LabelledOut(**vars(preview.labelled_current)),
         labelled_proposed=LabelledOut(**vars(preview.labelled_proposed)),
     )
+
+
+class AkismetKeyOut(BaseModel):
+    """A site's new Akismet key (12 hex characters), shown only in this answer."""
+
+    site: str
+    akismet_key: str

@@ -1,0 +1,254 @@
+"""Benchmark: webhook delivery latency, and what an endpoint costs the intake.
+
+Sets up a fresh database (SQLite, or PostgreSQL with --db postgresql), the shipped
+classifier, a site with one webhook endpoint pointing at a local receiver (a threaded HTTP
+server in this process), and `flask worker` in its own process. Then:
+
+1. Intake: rounds of N comments posted one after another through the app (Flask's test
+   client, in this process), alternating the endpoint disabled (no event written) and
+   enabled (comment.created written to the outbox and delivered); prints comments/s per
+   round and the median of each kind.
+2. 1,000 status changes (moderator approvals) as fast as one client makes them; waits until
+   every comment.status_changed has arrived, and prints p50/p95/max from the change (the
+   event's timestamp, taken in the change's transaction) to its arrival at the receiver.
+
+Usage: nice .venv/bin/python bench/webhooks.py [--db sqlite|postgresql] [--changes 1000]
+       [--round 200] [--rounds 3] [--workers 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import queue
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = ROOT / ".venv" / "bin"
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+PG_BENCH_DB = "bench_webhooks"
+
+
+def serve_receiver(port_out: multiprocessing.Queue, arrivals: multiprocessing.Queue) -> None:
+    """Receive webhooks in a process of its own; put (type, id, seconds since the event)."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            now = time.time()
+            payload = json.loads(body)
+            sent = datetime.fromisoformat(payload["timestamp"]).timestamp()
+            arrivals.put((payload["type"], self.headers["webhook-id"], now - sent))
+            self.send_response(204)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    port_out.put(server.server_port)
+    server.serve_forever()
+
+
+class Receiver:
+    """A receiver process (so its work does not share the intake's interpreter lock)."""
+
+    def __init__(self) -> None:
+        self.arrivals: list[tuple[str, str, float]] = []
+        self._queue: multiprocessing.Queue = multiprocessing.Queue()
+        port_out: multiprocessing.Queue = multiprocessing.Queue()
+        self.process = multiprocessing.Process(
+            target=serve_receiver, args=(port_out, self._queue), daemon=True
+        )
+        self.process.start()
+        self.url = f"http://127.0.0.1:{port_out.get(timeout=30)}/hook"
+
+    def of_type(self, kind: str) -> list[tuple[str, str, float]]:
+        while True:
+            try:
+                self.arrivals.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return [a for a in self.arrivals if a[0] == kind]
+
+    def stop(self) -> None:
+        self.process.terminate()
+
+
+def database_url(kind: str, workdir: Path) -> str:
+    """Create an empty database and return its URL."""
+    if kind == "sqlite":
+        return f"sqlite:///{workdir / 'bench.sqlite'}"
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {PG_BENCH_DB}")
+        conn.execute(f"CREATE DATABASE {PG_BENCH_DB}")
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_BENCH_DB}"
+
+
+def last_line(args: list[str], env: dict[str, str]) -> str:
+    out = subprocess.run(args, env=env, capture_output=True, text=True, check=True).stdout
+    return out.strip().splitlines()[-1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
+    parser.add_argument("--changes", type=int, default=1000)
+    parser.add_argument("--round", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument(
+        "--intake-only",
+        action="store_true",
+        help="no worker: the intake rounds only (what the outbox itself costs a comment)",
+    )
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
+    config = {
+        "DATABASE_URL": database_url(args.db, workdir),
+        "QUEUE_URL": f"sqlite:///{workdir / 'queue.sqlite'}",
+        "SECRET_KEY": "bench-secret",
+        "WEBHOOKS_ALLOW_PRIVATE": True,
+        "FLOOD_SECONDS": 0,
+        "SITE_KEY_TTL_SECONDS": 60,
+        "SETTINGS_TTL_SECONDS": 60,
+    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATION_")}
+    env.update({f"MODERATION_{k}": json.dumps(v) for k, v in config.items()})
+    env["FLASK_APP"] = "moderation"
+    flask = str(VENV_BIN / "flask")
+    setup = subprocess.run([flask, "setup"], env=env, capture_output=True, text=True, check=True)
+    site_key = next(
+        line.split()[-1] for line in setup.stdout.splitlines() if line.startswith("site key")
+    )
+    admin_token = last_line([flask, "users", "token", "admin@example.org"], env)
+
+    receiver = Receiver()
+    worker = subprocess.Popen(
+        [flask, "worker", "--workers", str(args.workers)]
+        if not args.intake_only
+        else [sys.executable, "-c", "import time; time.sleep(3600)"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(workdir / "worker.log", "wb"),  # noqa: SIM115 (lives as long as the worker)
+        start_new_session=True,
+    )
+    sys.path.insert(0, str(ROOT))
+    from moderation import create_app
+
+    app = create_app({**config, "TESTING": False})
+    client = app.test_client()
+    site = {"Authorization": f"Bearer {site_key}"}
+    admin = {"Authorization": f"Bearer {admin_token}"}
+    made = client.post(
+        "/api/v1/webhooks",
+        json={"url": receiver.url, "events": ["comment.created", "comment.status_changed"]},
+        headers=site,
+    )
+    assert made.status_code == 201, made.get_json()
+    endpoint = made.get_json()["id"]
+    time.sleep(3)  # the worker starts
+
+    counter = 0
+    comment_ids: list[int] = []
+
+    def post_round(n: int) -> float:
+        nonlocal counter
+        started = time.perf_counter()
+        for _ in range(n):
+            counter += 1
+            answer = client.post(
+                "/api/v1/comments",
+                json={
+                    "post_id": f"post-{counter % 50}",
+                    "author_name": f"Reader {counter}",
+                    "author_email": f"reader{counter}@example.org",
+                    "author_ip": f"2001:db8::{counter:x}",
+                    "content": f"Comment {counter}: thanks for the article, it explains"
+                    " exactly what I needed to know about this.",
+                },
+                headers=site,
+            )
+            assert answer.status_code == 201, answer.get_json()
+            comment_ids.append(answer.get_json()["id"])
+        return n / (time.perf_counter() - started)
+
+    print(f"database {args.db}, queue SQLite file, {args.workers} worker threads")
+    rates: dict[bool, list[float]] = {False: [], True: []}
+    post_round(20)  # warm-up
+    for _ in range(args.rounds):
+        for enabled in (False, True):
+            client.patch(f"/api/v1/webhooks/{endpoint}", json={"enabled": enabled}, headers=site)
+            rate = post_round(args.round)
+            rates[enabled].append(rate)
+            print(f"  intake, endpoint {'enabled ' if enabled else 'disabled'}: {rate:7.1f}/s")
+    without, with_ = statistics.median(rates[False]), statistics.median(rates[True])
+    print(
+        f"intake median: without endpoint {without:.1f}/s, with {with_:.1f}/s"
+        f" ({(with_ / without - 1) * 100:+.1f} %)"
+    )
+
+    if args.intake_only:
+        os.killpg(worker.pid, 9)
+        receiver.stop()
+        return
+    # Status changes: approve (or reject, if already approved) `changes` comments.
+    changes = min(args.changes, len(comment_ids))
+    if changes < args.changes:
+        post_round(args.changes - changes)
+        changes = args.changes
+    started = time.perf_counter()
+    for comment_id in comment_ids[:changes]:
+        current = client.get(f"/api/v1/comments/{comment_id}", headers=admin).get_json()
+        action = "reject" if current["status"] == "approved" else "approve"
+        answer = client.post(f"/api/v1/comments/{comment_id}/{action}", json={}, headers=admin)
+        assert answer.status_code == 200, answer.get_json()
+    made_in = time.perf_counter() - started
+    deadline = time.monotonic() + 300
+    while len({a[1] for a in receiver.of_type("comment.status_changed")}) < changes:
+        if time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    waited = time.perf_counter() - started
+    arrived = receiver.of_type("comment.status_changed")
+    unique = {}
+    for _kind, msg_id, latency in arrived:
+        unique.setdefault(msg_id, latency)
+    latencies = list(unique.values())
+    print(
+        f"{changes} status changes made in {made_in:.1f} s ({changes / made_in:.0f}/s);"
+        f" {len(unique)} delivered ({len(arrived) - len(unique)} duplicates) after {waited:.1f} s"
+    )
+    if latencies:
+        print(
+            f"change -> delivery: p50 {percentile(latencies, 0.5) * 1000:.0f} ms,"
+            f" p95 {percentile(latencies, 0.95) * 1000:.0f} ms,"
+            f" max {max(latencies) * 1000:.0f} ms"
+        )
+    os.killpg(worker.pid, 2)
+    worker.wait(15)
+    receiver.stop()
+
+
+if __name__ == "__main__":
+    main()
