@@ -365,6 +365,26 @@ def test_the_privacy_exporter_returns_the_service_data(wordpress, service):
     assert values["Status"] == "approved"
 
 
+def test_the_privacy_eraser_erases_the_service_data(wordpress, service):
+    wp = wordpress
+    comment_id = wp.comment_id_of(
+        wp.post_comment(HAM + " (erase me)", author="Er", email="er@example.org")
+    )
+    service_id = int(wp.meta(comment_id, "_moderation_id"))
+    printed = wp.php(
+        "$erasers = apply_filters( 'wp_privacy_personal_data_erasers', array() );\n"
+        "$eraser = $erasers['moderation-connector'];\n"
+        "echo wp_json_encode( call_user_func( $eraser['callback'], 'er@example.org', 1 ) );\n"
+    )
+    assert json.loads(printed) == {
+        "items_removed": True,
+        "items_retained": False,
+        "messages": [],
+        "done": True,
+    }
+    assert service_comment(service.app, service_id) is None
+
+
 def signed_delivery(
     secret: bytes, event: dict[str, Any], *, msg_id: str, at: int | None = None
 ) -> tuple[bytes, dict[str, str]]:
