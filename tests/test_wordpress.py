@@ -221,6 +221,28 @@ def test_the_history_import_sends_the_comments_the_service_never_saw(wordpress, 
     assert again.startswith("success: Imported 0 comments"), again
 
 
+def test_a_moderators_own_comment_keeps_wordpress_approval(wordpress, service):
+    wp = wordpress
+    answer = wp.http.post(  # signed in as the admin
+        "/wp-comments-post.php",
+        data={
+            "comment": f"A note from the editor ({HOLD_WORD}).",
+            "submit": "Post Comment",
+            "comment_post_ID": "1",
+            "comment_parent": "0",
+        },
+    )
+    comment_id = wp.comment_id_of(answer)
+    assert wp.status(comment_id) == "1"
+    service_id = int(wp.meta(comment_id, "_moderation_id"))
+    assert str(service_comment(service.app, service_id).status) == "approved"
+    events = service_events(service.app, service_id)
+    assert [(str(e.to_status), e.actor) for e in events] == [
+        ("pending", "site:wordpress"),
+        ("approved", "site:wordpress"),
+    ]
+
+
 def test_a_field_error_is_shown_as_wordpress_shows_its_own(wordpress, service):
     wp = wordpress
     answer = wp.post_comment(

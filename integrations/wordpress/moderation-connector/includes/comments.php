@@ -126,9 +126,16 @@ function moderation_pre_comment_approved( $approved, $commentdata ) {
 	}
 	$result = moderation_request( 'POST', '/api/v1/comments', moderation_payload( $data ) );
 	if ( 201 === $result['code'] && isset( $result['body']['id'] ) ) {
-		moderation_last_answer( array( 'comment' => $result['body'] ) );
-		if ( 'spam' === $approved || 'trash' === $approved ) {
-			return $approved; // WordPress's own disallowed words already decided.
+		// A moderator's own comment keeps WordPress's decision; the service is told it.
+		$by_moderator = current_user_can( 'moderate_comments' );
+		moderation_last_answer(
+			array(
+				'comment'      => $result['body'],
+				'by_moderator' => $by_moderator,
+			)
+		);
+		if ( $by_moderator || 'spam' === $approved || 'trash' === $approved ) {
+			return $approved; // A moderator, or WordPress's own disallowed words, decided.
 		}
 		return moderation_wp_approved( (string) $result['body']['status'] );
 	}
@@ -160,6 +167,10 @@ function moderation_comment_post( $comment_id, $approved, $commentdata = array()
 	}
 	if ( ! empty( $answer['comment'] ) ) {
 		moderation_store_answer( (int) $comment_id, $answer['comment'] );
+		$status = moderation_service_status( moderation_wp_status_name( (string) $approved ) );
+		if ( ! empty( $answer['by_moderator'] ) && $status && $status !== $answer['comment']['status'] ) {
+			moderation_send_decision( (int) $comment_id, $status, 'WordPress: posted by a moderator' );
+		}
 	} elseif ( ! empty( $answer['held'] ) ) {
 		update_comment_meta( $comment_id, MODERATION_META_HELD, time() );
 		update_comment_meta( $comment_id, MODERATION_META_ERROR, $answer['error'] );
@@ -229,6 +240,19 @@ function moderation_service_status( string $wp_status ): ?string {
 		'trash'      => 'rejected',
 	);
 	return $map[ $wp_status ] ?? null;
+}
+
+/**
+ * transition_comment_status's name of a comment_approved value (1, 0, spam, trash).
+ *
+ * @param string $approved comment_approved.
+ */
+function moderation_wp_status_name( string $approved ): string {
+	$names = array(
+		'1' => 'approved',
+		'0' => 'unapproved',
+	);
+	return $names[ $approved ] ?? $approved;
 }
 
 /**

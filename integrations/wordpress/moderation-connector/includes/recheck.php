@@ -73,7 +73,7 @@ function moderation_recheck(): void {
 			if ( '0' === $held_status ) {
 				moderation_apply_status( $comment_id, (string) $result['body']['status'] );
 			} else {
-				$status = moderation_service_status( 'unapproved' === $held_status ? 'unapproved' : ( '1' === $held_status ? 'approved' : $held_status ) );
+				$status = moderation_service_status( moderation_wp_status_name( $held_status ) );
 				if ( $status && $status !== $result['body']['status'] ) {
 					moderation_send_decision( $comment_id, $status, 'WordPress: decided while the service was unreachable' );
 				}
