@@ -50,7 +50,7 @@ run: install
 	@# The background worker (webhooks, e-mail, training) runs beside gunicorn; Ctrl-C stops both.
 	@trap 'kill -TERM $$worker 2>/dev/null; wait $$worker' EXIT INT TERM; \
 	$(BIN)/flask worker & worker=$$!; \
-	$(BIN)/gunicorn --workers 2 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
+	$(BIN)/gunicorn -c gunicorn.conf.py --bind $(HOST):$(PORT) wsgi:app
 
 lint: install
 	$(BIN)/ruff check .

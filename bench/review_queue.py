@@ -70,7 +70,10 @@ SELECT
     s.status,
     ((i::bigint * 7919) % 1000) / 1000.0,
     ('[{"code": "hold_score", "detail": "0.61 >= 0.50 (v1)", "features": [{"feature":'
-        || ' "thanks", "weight": -0.31}, {"feature": "project", "weight": 0.12}]}]')::json,
+        || ' "thanks", "weight": -0.31}, {"feature": "project", "weight": 0.12}]}'
+        || CASE WHEN i % 97 = 0
+            THEN ', {"code": "too_many_links", "detail": "2 links"}' ELSE '' END
+        || ']')::json,
     1,
     CASE WHEN s.status <> 'rejected' THEN md5(i::text) END,
     1,
@@ -182,22 +185,23 @@ def main() -> int:
     client = app.test_client()
     headers = {"Authorization": f"Bearer {token}"}
 
-    def cursor_at(status: Status | None, depth: int) -> str:
+    def cursor_at(status: Status | None, depth: int, sort: str = "newest") -> str:
         page_size = 200
         cursor = None
         for _ in range(depth // page_size):
-            params = {"status": str(status) if status else "all", "limit": page_size}
+            params = {"status": str(status) if status else "all", "limit": page_size, "sort": sort}
             if cursor:
                 params["cursor"] = cursor
             body = client.get("/api/v1/queue", query_string=params, headers=headers).get_json()
             cursor = body["next_cursor"]
         return cursor
 
-    def api(**params: Any) -> Callable[[], Any]:
+    def api(expect: int | None = None, **params: Any) -> Callable[[], Any]:
         def run() -> None:
             response = client.get("/api/v1/queue", query_string=params, headers=headers)
             assert response.status_code == 200, response.get_json()
-            assert len(response.get_json()["items"]) == params.get("limit", 50)
+            wanted = params.get("limit", 50) if expect is None else expect
+            assert len(response.get_json()["items"]) == wanted
 
         return run
 
@@ -238,6 +242,49 @@ def main() -> int:
         GOAL_API_MS,
     )
 
+    print("\nsorts and triage filters (issue 16):")
+    for sort in ("oldest", "score"):
+        for status in (Status.PENDING, Status.APPROVED):
+            ok &= report(
+                f"  {status}, sort={sort}, first page",
+                measure(api(status=str(status), sort=sort), repeat),
+                GOAL_API_MS,
+            )
+            deep = cursor_at(status, 10_000, sort)
+            ok &= report(
+                f"  {status}, sort={sort}, 10,000 deep",
+                measure(api(status=str(status), sort=sort, cursor=deep), repeat),
+                GOAL_API_MS,
+            )
+    ok &= report(
+        "  pending, reason=too_many_links (1 in 97), score",
+        measure(api(status="pending", reason="too_many_links", sort="score"), repeat),
+        GOAL_API_MS,
+    )
+    ok &= report(
+        "  approved, reason=too_many_links",
+        measure(api(status="approved", reason="too_many_links"), repeat),
+        GOAL_API_MS,
+    )
+    ok &= report(
+        "  all, author=one reader (20 comments)",
+        measure(api(expect=20, status="all", author="reader4242@example.org"), repeat),
+        GOAL_API_MS,
+    )
+    ok &= report(
+        "  pending, author=one reader (20), oldest",
+        measure(
+            api(expect=20, status="pending", author="reader4240@example.org", sort="oldest"),
+            repeat,
+        ),
+        GOAL_API_MS,
+    )
+    ok &= report(
+        "  all, ip=one address (1,000 comments)",
+        measure(api(status="all", ip="198.51.42.43"), repeat),
+        GOAL_API_MS,
+    )
+    print()
     report(
         "  search q, a rare word (trigram index)",
         measure(api(status="all", q="comment 777777:", limit=1), repeat),
@@ -256,6 +303,16 @@ def main() -> int:
         ok &= report(
             f"  count_by_status, capped at {cap:,}",
             measure(lambda: count_by_status(s, everything, limit=cap), repeat),
+            GOAL_API_MS,
+        )
+        ok &= report(
+            "  same, pending exact, others capped (the API's)",
+            measure(
+                lambda: count_by_status(
+                    s, everything, limit=cap, exact=frozenset({Status.PENDING})
+                ),
+                repeat,
+            ),
             GOAL_API_MS,
         )
         report(
@@ -285,6 +342,16 @@ def main() -> int:
     ok &= report("  pending tab, 50 cards", measure(page(status="pending"), repeat), GOAL_PAGE_MS)
     ok &= report(
         "  approved tab, 50 cards", measure(page(status="approved"), repeat), GOAL_PAGE_MS
+    )
+    ok &= report(
+        "  pending tab, sort=score, 50 cards",
+        measure(page(status="pending", sort="score"), repeat),
+        GOAL_PAGE_MS,
+    )
+    ok &= report(
+        "  spam tab, sort=oldest, 50 cards",
+        measure(page(status="spam", sort="oldest"), repeat),
+        GOAL_PAGE_MS,
     )
     print("\nall goals met" if ok else "\nSOME GOALS MISSED")
     engine.dispose()

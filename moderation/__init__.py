@@ -24,6 +24,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from moderation import review
     from moderation import security_headers
     from moderation import settings
+    from moderation import storable
     from moderation import taskqueue
     from moderation import webhooks
 
@@ -41,6 +42,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     webhooks.init_app(app)
     mail.init_app(app)
     problems.init_app(app)
+    storable.init_app(app)
     auth.init_app(app)
     settings.init_app(app)
     security_headers.init_app(app)

@@ -17,6 +17,7 @@ from flask import current_app
 from flask import g
 from flask import redirect
 from flask import request
+from flask import session as cookie_session
 from flask import url_for
 from flask_login import LoginManager
 from flask_login import current_user
@@ -31,6 +32,7 @@ from moderation.tables import LoginSession
 from moderation.tables import Role
 from moderation.tables import Site
 from moderation.tables import User
+from moderation.tables import utcnow
 
 SITE_KEY_PREFIX = "msk_"
 SITE_ACTOR_PREFIX = "site:"  # audit events by a site: "site:<name>"
@@ -333,11 +335,37 @@ def end_all_login_sessions(session: Session, user_id: int) -> None:
     session.execute(delete(LoginSession).where(LoginSession.user_id == user_id))
 
 
+SEEN_KEY = "seen"  # in the signed session cookie: when this browser session was last used
+SEEN_RESOLUTION_SECONDS = 60  # refreshed at most this often (each refresh is a Set-Cookie)
+
+
+def mark_seen() -> None:
+    """Record in the signed session cookie that the browser session is in use now."""
+    cookie_session[SEEN_KEY] = time.time()
+
+
+def _expired(login: LoginSession) -> bool:
+    """Return whether a browser session is past its absolute or idle timeout."""
+    config = current_app.config
+    age = (utcnow() - login.created_at).total_seconds()
+    if age > float(config["SESSION_MAX_SECONDS"]):
+        return True
+    seen = cookie_session.get(SEEN_KEY)
+    if not isinstance(seen, int | float):
+        return True
+    idle = time.time() - seen
+    if idle > float(config["SESSION_IDLE_SECONDS"]):
+        return True
+    if idle > SEEN_RESOLUTION_SECONDS:
+        mark_seen()
+    return False
+
+
 def _load_session_user(token: str) -> SessionUser | None:
     login = get_session().scalar(
         select(LoginSession).where(LoginSession.token_hash == hash_secret(token))
     )
-    if login is None or login.user.disabled:
+    if login is None or login.user.disabled or _expired(login):
         return None
     return SessionUser(login.user, token)
 

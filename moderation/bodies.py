@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl
 from flask import Request
 
 from moderation.problems import Problem
+from moderation.storable import check_body_text
 
 MAX_FIELDS = 64
 
@@ -31,7 +32,7 @@ def _pairs_without_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
 
 
 def parse_json(raw: bytes) -> Any:
-    """Decode strict JSON: UTF-8 only, no NaN/Infinity, no duplicate keys.
+    """Decode strict JSON: UTF-8 only, no NaN/Infinity, no duplicate keys, storable text.
 
     Pathological nesting ends in the decoder's RecursionError, answered as a 400.
     """
@@ -42,13 +43,15 @@ def parse_json(raw: bytes) -> Any:
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        return json.loads(
+        body = json.loads(
             text,
             parse_constant=_reject_constant,
             object_pairs_hook=_pairs_without_duplicates,
         )
     except (ValueError, RecursionError) as exc:
         raise _bad_body(f"The body is not valid JSON: {exc}") from None
+    check_body_text(body)
+    return body
 
 
 def parse_form(raw: bytes, max_fields: int = MAX_FIELDS) -> dict[str, str]:
@@ -72,6 +75,7 @@ def parse_form(raw: bytes, max_fields: int = MAX_FIELDS) -> dict[str, str]:
         if key in form:
             raise _bad_body(f"The field {key!r} is given more than once.")
         form[key] = value
+    check_body_text(form)
     return form
 
 

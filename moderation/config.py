@@ -18,6 +18,12 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SECRET_KEY": None,
         "MAX_CONTENT_LENGTH": 1024 * 1024,
         "DB_CONNECT_TIMEOUT": 2,
+        # Every wait of a request on the database is bounded (seconds; see db.Timeouts):
+        # a frozen database answers 503 within about 2 s instead of blocking the workers.
+        "DB_STATEMENT_TIMEOUT": 1.5,
+        "DB_LOCK_TIMEOUT": 1.0,
+        "DB_POOL_TIMEOUT": 1.0,
+        "DB_BUSY_TIMEOUT": 5.0,
         "RETRY_AFTER_SECONDS": 5,
         "FLOOD_SECONDS": 15,
         "SETTINGS_TTL_SECONDS": 2.0,
@@ -29,9 +35,24 @@ def defaults(instance_path: str) -> dict[str, Any]:
             "default.skops",
         ),
         "PASSWORD_HASH_METHOD": "scrypt",
+        # Failed sign-ins (moderation/review/throttle.py): per (client address, login),
+        # per client address, per login from anywhere (a known browser is exempt); each
+        # new block of one key lasts twice the last, up to LOGIN_MAX_LOCK_SECONDS.
         "LOGIN_MAX_FAILURES": 5,
+        "LOGIN_CLIENT_MAX_FAILURES": 20,
+        "LOGIN_ACCOUNT_MAX_FAILURES": 50,
+        "LOGIN_FAILURE_WINDOW_SECONDS": 3600,
         "LOGIN_LOCK_SECONDS": 300,
+        "LOGIN_MAX_LOCK_SECONDS": 86400,
+        # Browser sessions end after this long unused, and this long after sign-in.
+        "SESSION_IDLE_SECONDS": 3600,
+        "SESSION_MAX_SECONDS": 43200,
         "SESSION_COOKIE_HTTPONLY": True,
+        # Behind a TLS proxy (README "Running behind a TLS proxy"): how many proxies set
+        # X-Forwarded-For/-Proto/-Host (0: none, the socket's peer is the client), and
+        # the Strict-Transport-Security max-age sent on https answers (0: none).
+        "PROXY_HOPS": 0,
+        "HSTS_SECONDS": 0,
         "SESSION_COOKIE_SAMESITE": "Lax",
         "SESSION_COOKIE_NAME": "moderation_session",
         "WTF_CSRF_TIME_LIMIT": None,
@@ -39,6 +60,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "MAX_PAGE_SIZE": 200,
         # The review queue's counts per status stop here (a count past it shows "10,000+").
         "QUEUE_COUNT_LIMIT": 10_000,
+        # How often the open review page refreshes its counts per status (0: never).
+        "REVIEW_POLL_SECONDS": 30.0,
         # Re-score comments held as classifier_unavailable once a classifier loads.
         "CLASSIFIER_RESCORE_ON_LOAD": True,
         # The task queue (moderation.taskqueue): a SQLite file, or redis://HOST:PORT/DB.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,23 +34,85 @@ def escape_like(text: str) -> str:
     return text.replace(e, e + e).replace("%", e + "%").replace("_", e + "_")
 
 
-def make_engine(url: str, connect_timeout: int = 2) -> Engine:
-    """Create an engine: SQLite in WAL mode with write transactions begun IMMEDIATE."""
+@dataclass(frozen=True)
+class Timeouts:
+    """How long a request may wait on the database, in seconds (0: no limit)."""
+
+    connect: float = 2.0  # libpq's minimum is 2 s
+    statement: float = 1.5  # server-side statement_timeout, and the wait for any answer
+    lock: float = 1.0  # PostgreSQL lock_timeout
+    pool: float = 1.0  # waiting for a free pooled connection
+    busy: float = 5.0  # SQLite's busy timeout (a writer waits for the write lock)
+
+    @classmethod
+    def from_config(cls, config: Any) -> Timeouts:
+        """Read MODERATION_DB_*_TIMEOUT from the app's configuration."""
+        return cls(
+            connect=float(config.get("DB_CONNECT_TIMEOUT", cls.connect)),
+            statement=float(config.get("DB_STATEMENT_TIMEOUT", cls.statement)),
+            lock=float(config.get("DB_LOCK_TIMEOUT", cls.lock)),
+            pool=float(config.get("DB_POOL_TIMEOUT", cls.pool)),
+            busy=float(config.get("DB_BUSY_TIMEOUT", cls.busy)),
+        )
+
+
+def make_engine(url: str, timeouts: Timeouts | None = None) -> Engine:
+    """Create an engine whose every wait is bounded (see Timeouts).
+
+    SQLite runs in WAL mode with write transactions begun IMMEDIATE. On PostgreSQL a
+    request's statements carry statement and lock timeouts, and the client stops waiting
+    for an answer after the statement timeout too: a frozen server (stopped, partitioned)
+    answers nothing at all, so only the client can end that wait. Work outside a request
+    (CLI, jobs, background threads) runs without statement timeouts.
+    """
+    timeouts = timeouts or Timeouts()
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 10, "check_same_thread": False})
-        _configure_sqlite(engine)
+        engine = create_engine(
+            url,
+            pool_timeout=timeouts.pool,
+            connect_args={"timeout": timeouts.busy, "check_same_thread": False},
+        )
+        _configure_sqlite(engine, timeouts)
         return engine
-    return create_engine(
+    engine = create_engine(
         url,
-        pool_pre_ping=True,
         pool_size=5,
         max_overflow=5,
-        pool_timeout=connect_timeout,
-        connect_args={"connect_timeout": connect_timeout},
+        pool_timeout=timeouts.pool,
+        # No pre-ping: a ping to a frozen server would wait too. A dead connection
+        # fails once, SQLAlchemy then drops every pooled connection older than it.
+        pool_pre_ping=False,
+        connect_args={
+            "connect_timeout": max(2, round(timeouts.connect)),
+            "options": f"-c statement_timeout={_ms(timeouts.statement)}"
+            f" -c lock_timeout={_ms(timeouts.lock)}",
+        },
     )
+    _configure_postgresql(engine, timeouts)
+    return engine
 
 
-def _configure_sqlite(engine: Engine) -> None:
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
+
+
+def _configure_postgresql(engine: Engine, timeouts: Timeouts) -> None:
+    from moderation.pg_connection import BoundedConnection
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
+        connection = BoundedConnection.connect(*cargs, **cparams)
+        connection.answer_timeout = timeouts.statement or None
+        return connection
+
+    @event.listens_for(engine, "begin")
+    def _unbounded_outside_requests(conn: Any) -> None:
+        if not has_request_context():  # CLI, jobs, background threads: no statement limit
+            conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
+            conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
+
+
+def _configure_sqlite(engine: Engine, timeouts: Timeouts) -> None:
     # pysqlite's own transaction handling defers BEGIN and cannot BEGIN IMMEDIATE; a
     # deferred reader that later writes fails with "database is locked" under WAL
     # without waiting, so writers take the lock when they begin (SQLAlchemy's recipe).
@@ -60,7 +123,7 @@ def _configure_sqlite(engine: Engine) -> None:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute(f"PRAGMA busy_timeout={_ms(timeouts.busy)}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -71,7 +134,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
 def init_app(app: Flask) -> None:
     """Create the engine and session factories for this process and close sessions."""
-    engine = make_engine(app.config["DATABASE_URL"], app.config["DB_CONNECT_TIMEOUT"])
+    engine = make_engine(app.config["DATABASE_URL"], Timeouts.from_config(app.config))
     app.extensions[ENGINE] = engine
     app.extensions[SESSIONMAKER] = sessionmaker(engine, expire_on_commit=False)
     app.extensions[WRITE_SESSIONMAKER] = sessionmaker(

@@ -1,31 +1,31 @@
-"""The review queue: list, search and count comments; apply moderators' decisions."""
+"""The review queue: apply moderators' decisions; sites, parents and history of comments.
+
+Listing, sorting and counting live in moderation.listing (re-exported here).
+"""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import enum
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
 from markupsafe import Markup
-from sqlalchemy import ColumnElement
-from sqlalchemy import func
-from sqlalchemy import literal
-from sqlalchemy import literal_column
 from sqlalchemy import select
-from sqlalchemy import tuple_
-from sqlalchemy import union_all
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.exc import StaleDataError
 
 from moderation.auth import Principal
-from moderation.db import LIKE_ESCAPE
-from moderation.db import escape_like
 from moderation.intake import dedupe_key
 from moderation.intake import duplicate_problem
+from moderation.listing import Cursor as Cursor
+from moderation.listing import QueueFilter as QueueFilter
+from moderation.listing import QueuePage as QueuePage
+from moderation.listing import Sort as Sort
+from moderation.listing import count_by_status as count_by_status
+from moderation.listing import list_queue as list_queue
+from moderation.listing import search_text as search_text
 from moderation.problems import Problem
 from moderation.problems import invalid
 from moderation.schemas import CommentIn
@@ -65,52 +65,6 @@ class Action(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class QueueFilter:
-    """Which comments a queue listing shows; status None means every status."""
-
-    status: Status | None = Status.PENDING
-    post_id: str | None = None
-    site_id: int | None = None
-    q: str | None = None
-
-
-@dataclass(frozen=True)
-class Cursor:
-    """A keyset position: the last (created_at, id) of the previous page."""
-
-    created_at: datetime
-    id: int
-
-    def encode(self) -> str:
-        """Return the opaque form handed to clients."""
-        raw = f"{self.created_at.isoformat()}|{self.id}"
-        return base64.urlsafe_b64encode(raw.encode("ascii")).decode("ascii").rstrip("=")
-
-    @classmethod
-    def decode(cls, value: str) -> Cursor:
-        """Parse a cursor this module encoded, or raise ValueError."""
-        try:
-            padded = value + "=" * (-len(value) % 4)
-            raw = base64.urlsafe_b64decode(padded.encode("ascii")).decode("ascii")
-            stamp, _, ident = raw.partition("|")
-            created_at = datetime.fromisoformat(stamp)
-            comment_id = int(ident)
-        except (ValueError, UnicodeError, binascii.Error):
-            raise ValueError("not a queue cursor") from None
-        if created_at.tzinfo is None or comment_id < 1:
-            raise ValueError("not a queue cursor")
-        return cls(created_at, comment_id)
-
-
-@dataclass(frozen=True)
-class QueuePage:
-    """One page of the queue, newest first, and where the next one starts."""
-
-    items: list[Comment]
-    next_cursor: Cursor | None
-
-
-@dataclass(frozen=True)
 class DecisionRequest:
     """One decision of a bulk request."""
 
@@ -126,78 +80,6 @@ class DecisionResult:
     comment: Comment
     changed: bool
     event: AuditEvent | None
-
-
-def _conditions(queue: QueueFilter, *, with_status: bool = True) -> list[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
-    if with_status and queue.status is not None:
-        conditions.append(Comment.status == queue.status)
-    if queue.site_id is not None:
-        conditions.append(Comment.site_id == queue.site_id)
-    if queue.post_id is not None:
-        conditions.append(Comment.post_id == queue.post_id)
-    if queue.q:
-        pattern = "%" + escape_like(queue.q.strip()) + "%"
-        conditions.append(search_text().like(func.lower(pattern), escape=LIKE_ESCAPE))
-    return conditions
-
-
-def search_text() -> ColumnElement[str]:
-    """Return what the search reads: name, email and text, lower-cased.
-
-    The same expression as tables.SEARCH_TEXT_SQL, which PostgreSQL's trigram index
-    (ix_comments_search_trgm) is built on, so that LIKE '%word%' can use it.
-    """
-    space = literal_column("' '")
-    return (
-        func.lower(Comment.author_name)
-        .concat(space)
-        .concat(func.lower(Comment.author_email))
-        .concat(space)
-        .concat(func.lower(Comment.content_raw))
-    )
-
-
-def list_queue(
-    session: Session, queue: QueueFilter, *, cursor: Cursor | None = None, limit: int = 50
-) -> QueuePage:
-    """Return one page of comments, newest first, after `cursor` (keyset pagination)."""
-    stmt = select(Comment).where(*_conditions(queue))
-    if cursor is not None:
-        stmt = stmt.where(
-            tuple_(Comment.created_at, Comment.id)
-            < tuple_(literal(cursor.created_at, Comment.created_at.type), literal(cursor.id))
-        )
-    stmt = stmt.order_by(Comment.created_at.desc(), Comment.id.desc()).limit(limit + 1)
-    rows = list(session.scalars(stmt))
-    more = len(rows) > limit
-    rows = rows[:limit]
-    last = rows[-1] if more else None
-    return QueuePage(rows, Cursor(last.created_at, last.id) if last else None)
-
-
-def count_by_status(
-    session: Session, queue: QueueFilter, *, limit: int | None
-) -> dict[Status, int]:
-    """Count the comments of every status that match the filter's other criteria.
-
-    Each count stops at `limit` (None: exact): a capped count reads at most `limit`
-    index entries per status, so the tabs stay fast with millions of comments. A count
-    equal to `limit` means "at least that many".
-    """
-    conditions = _conditions(queue, with_status=False)
-    parts = []
-    for status in Status:
-        matching = select(Comment.id).where(Comment.status == status, *conditions)
-        if limit is not None:
-            matching = matching.limit(limit)
-        inner = matching.subquery()
-        parts.append(
-            select(literal(status.value).label("status"), func.count().label("n")).select_from(
-                inner
-            )
-        )
-    return {Status(status): count for status, count in session.execute(union_all(*parts))}
 
 
 def site_names(session: Session) -> dict[int, str]:

@@ -102,8 +102,51 @@ class _LinkPolicyFilter(Filter):
             yield token
 
 
+class _InertLinkFilter(Filter):
+    """Turn each sanitized link into plain text followed by its address (not clickable).
+
+    Runs last, on the tokens the sanitizer, linkifier and link policy already cleaned: an
+    <a> becomes a <span class="link-text">, and its href follows as text in another span.
+    Only fixed names and attributes are emitted; the href is a text token (escaped).
+    """
+
+    def __iter__(self) -> Iterator[dict]:
+        """Yield the tokens with every a element replaced by inert spans."""
+        hrefs: list[str | None] = []
+        for token in super().__iter__():
+            kind = token["type"]
+            if kind in ("StartTag", "EmptyTag") and token["name"] == "a":
+                hrefs.append((token["data"] or {}).get((None, "href")))
+                yield {
+                    "type": "StartTag",
+                    "name": "span",
+                    "namespace": token.get("namespace"),
+                    "data": {(None, "class"): "link-text"},
+                }
+                if kind == "EmptyTag":
+                    yield from self._close(hrefs.pop(), token)
+            elif kind == "EndTag" and token["name"] == "a" and hrefs:
+                yield from self._close(hrefs.pop(), token)
+            else:
+                yield token
+
+    @staticmethod
+    def _close(href: str | None, token: dict) -> Iterator[dict]:
+        namespace = token.get("namespace")
+        yield {"type": "EndTag", "name": "span", "namespace": namespace}
+        if href:
+            yield {
+                "type": "StartTag",
+                "name": "span",
+                "namespace": namespace,
+                "data": {(None, "class"): "link-href"},
+            }
+            yield {"type": "Characters", "data": f" ({href})"}
+            yield {"type": "EndTag", "name": "span", "namespace": namespace}
+
+
 @functools.lru_cache(maxsize=256)
-def _build_cleaner(thread_id: int) -> Cleaner:
+def _build_cleaner(thread_id: int, inert_links: bool = False) -> Cleaner:
     """Build the Cleaner for one thread: bleach's parser is not thread-safe."""
     linkify = functools.partial(
         LinkifyFilter,
@@ -122,13 +165,36 @@ def _build_cleaner(thread_id: int) -> Cleaner:
         protocols=ALLOWED_PROTOCOLS,
         strip=False,
         strip_comments=True,
-        filters=[linkify, _LinkPolicyFilter],
+        filters=[linkify, _LinkPolicyFilter, *([_InertLinkFilter] if inert_links else [])],
     )
+
+
+# Paragraph and line-break tags the commenter's editor may add: they become the line
+# breaks they stand for before sanitizing (the text is shown with white-space: pre-line),
+# rather than literal "<p>". Only these exact attribute-less forms; a newline never joins
+# two fragments into a tag, and the result is sanitized as any other text.
+_PARAGRAPH_BREAK_RE = re.compile(r"</p>\s*<p>", re.IGNORECASE)
+_LINE_BREAK_RE = re.compile(r"</?p>|<br\s*/?>", re.IGNORECASE)
+_OUTER_P_RE = re.compile(r"^\s*<p>|</p>\s*$", re.IGNORECASE)
+
+
+def _breaks_as_newlines(text: str) -> str:
+    text = _PARAGRAPH_BREAK_RE.sub("\n\n", _OUTER_P_RE.sub("", text))
+    return _LINE_BREAK_RE.sub("\n", text)
+
+
+def inert_comment_html(text: str) -> str:
+    """Sanitize a comment's text as clean_comment_html does, but with its links as text.
+
+    For showing held and spam comments to moderators: the same sanitizer, plus a last
+    filter that turns each link into its text and its address, nothing to click.
+    """
+    return _build_cleaner(threading.get_ident(), inert_links=True).clean(_breaks_as_newlines(text))
 
 
 def clean_comment_html(text: str) -> CleanHtml:
     """Sanitize and linkify a comment's text into publishable HTML."""
-    cleaned = _build_cleaner(threading.get_ident()).clean(text)
+    cleaned = _build_cleaner(threading.get_ident()).clean(_breaks_as_newlines(text))
     # The serializer escapes every "<" in text and attribute values, so each "<a "
     # in the output is an <a> start tag (rel makes a space always follow the name).
     return CleanHtml(html=cleaned, link_count=cleaned.count("<a "))

@@ -22,6 +22,7 @@ from pydantic_core import PydanticCustomError
 
 from moderation.decisions import REASON_LABELS
 from moderation.problems import invalid
+from moderation.storable import StoredId
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -34,6 +35,18 @@ CONTENT_MAX = 65525
 # and ZWJ (emoji sequences). Bidi overrides and other invisibles are refused.
 ALLOWED_FORMAT_CHARS = frozenset("\u200c\u200d")
 CONTENT_CONTROLS = frozenset("\t\n\r")
+# What the document says of the checks below (JSON Schema patterns): no control
+# characters (content may hold tab, LF, CR) and, where required, one visible character.
+# The invisible and unassigned characters refused on one-line fields are only described.
+_LINE = r"[^\x00-\x1f\x7f-\x9f]"
+_TEXT = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+LINE_PATTERN = f"^{_LINE}*$"
+REQUIRED_LINE_PATTERN = rf"^{_LINE}*[^\s\x00-\x1f\x7f-\x9f]{_LINE}*$"
+REQUIRED_TEXT_PATTERN = rf"^{_TEXT}*[^\s\x00-\x1f\x7f-\x9f]{_TEXT}*$"
+HTTP_URL_PATTERN = (
+    r"^\s*[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9.-]*[A-Za-z0-9](:[0-9]{1,5})?([/?#][!-~]*)?\s*$"
+)
+INVISIBLE = "Bidi controls, zero-width and unassigned characters are refused."
 
 
 def _error(kind: str, message: str) -> PydanticCustomError:
@@ -85,8 +98,8 @@ def _max_chars(limit: int) -> Any:
     return AfterValidator(check)
 
 
-def _limit(limit: int, description: str = "") -> Any:
-    extra = {"maxLength": limit}
+def _limit(limit: int, description: str = "", pattern: str = REQUIRED_LINE_PATTERN) -> Any:
+    extra = {"maxLength": limit, "pattern": pattern}
     return Field(description=description or None, json_schema_extra=extra)
 
 
@@ -145,7 +158,7 @@ PostId = Annotated[
     _limit(255),
     AfterValidator(_not_blank),
     AfterValidator(_line),
-    Field(description="The site's id for the post (string or non-negative integer)."),
+    Field(description="The site's id for the post (string or non-negative integer). " + INVISIBLE),
 ]
 AuthorName = Annotated[
     str,
@@ -169,13 +182,18 @@ Content = Annotated[
     str,
     BeforeValidator(_strip),
     _max_chars(CONTENT_MAX),
-    _limit(CONTENT_MAX),
+    _limit(CONTENT_MAX, pattern=REQUIRED_TEXT_PATTERN),
     AfterValidator(_not_blank),
     AfterValidator(_multiline),
 ]
 
 
-def _optional_text(max_length: int, description: str, *checks: Any) -> Any:
+def _optional_text(
+    max_length: int, description: str, *checks: Any, pattern: str | None = LINE_PATTERN
+) -> Any:
+    extra: dict[str, Any] = {"maxLength": max_length}
+    if pattern:
+        extra["pattern"] = pattern
     text = Annotated[
         str,
         _max_chars(max_length),
@@ -188,7 +206,7 @@ def _optional_text(max_length: int, description: str, *checks: Any) -> Any:
         Field(
             default=None,
             description=description,
-            json_schema_extra={"maxLength": max_length},
+            json_schema_extra=extra,
         ),
     ]
 
@@ -202,17 +220,32 @@ class CommentIn(BaseModel):
     author_name: AuthorName
     author_email: AuthorEmail
     content: Content
-    author_url: _optional_text(URL_MAX, "The commenter's website (http or https).", _http_url)
+    author_url: _optional_text(
+        URL_MAX, "The commenter's website (http or https).", _http_url, pattern=HTTP_URL_PATTERN
+    )
     parent_id: Annotated[
-        int | None,
+        StoredId | None,
         BeforeValidator(_positive_int),
         BeforeValidator(_optional),
-        Field(default=None, ge=1, description="The id of the comment replied to."),
+        Field(default=None, description="The id of the comment replied to (none: top level)."),
     ]
-    author_ip: _optional_text(45, "The commenter's IP address.", _ip)
+    author_ip: Annotated[
+        _optional_text(45, "The commenter's IP address.", _ip, pattern=None),
+        Field(
+            json_schema_extra={
+                "anyOf": [
+                    {"type": "string", "format": "ipv4"},
+                    {"type": "string", "format": "ipv6"},
+                    {"type": "null"},
+                ]
+            }
+        ),
+    ]
     user_agent: _optional_text(500, "The commenter's browser User-Agent.")
-    referrer: _optional_text(2000, "The page the commenter came from.", _http_url)
-    permalink: _optional_text(2000, "The post's URL.", _http_url)
+    referrer: _optional_text(
+        2000, "The page the commenter came from.", _http_url, pattern=HTTP_URL_PATTERN
+    )
+    permalink: _optional_text(2000, "The post's URL.", _http_url, pattern=HTTP_URL_PATTERN)
 
 
 class Reason(BaseModel):

@@ -162,6 +162,22 @@ class LoginSession(Base):
     user: Mapped[User] = relationship(lazy="joined")
 
 
+class LoginThrottle(Base):
+    """Failed sign-ins counted per client address, per (address, login) and per login.
+
+    Keys never say whether an account exists: a login is keyed by the hash of what was
+    typed, known or not. See moderation/review/throttle.py.
+    """
+
+    __tablename__ = "login_throttles"
+
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    first_failure_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    strikes: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
 # What the queue's search reads, lower-cased; the trigram index is built on exactly this.
 SEARCH_TEXT_SQL = "lower(author_name) || ' ' || lower(author_email) || ' ' || lower(content_raw)"
 
@@ -208,6 +224,15 @@ class Comment(Base):
         Index("ix_comments_author_email_status", "author_email", "status"),
         Index("ix_comments_parent", "parent_id"),
         Index("uq_comments_site_external", "site_id", "external_id", unique=True),
+        # The queue's triage (migration 0016): the ip filter, the score sort
+        # (moderation.listing.score_key) and, PostgreSQL only, the reason filter.
+        Index("ix_comments_author_ip_status", "author_ip", "status"),
+        Index("ix_comments_status_score", "status", text("(coalesce(spam_score, -1.0))"), "id"),
+        Index(
+            "ix_comments_reasons_gin",
+            text("(reasons::jsonb) jsonb_path_ops"),
+            postgresql_using="gin",
+        ).ddl_if(dialect="postgresql"),
         # The review queue's free-text search (moderation.queue.search_text), PostgreSQL
         # only: a trigram index answers LIKE '%word%' without scanning every comment.
         # Created by migration 0002_queue_indexes, which also enables pg_trgm.

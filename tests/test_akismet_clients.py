@@ -10,6 +10,7 @@ headers posted to the service).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -182,6 +183,52 @@ def test_python_akismet_with_a_wrong_key_raises_the_key_error(live_server, app):
     assert count(app) == 0
 
 
+class ToServiceAsync(httpx.AsyncHTTPTransport):
+    """The same redirection for python-akismet's AsyncClient."""
+
+    def __init__(self, base: str) -> None:
+        super().__init__()
+        self.base = httpx.URL(base)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send the request to the service instead of Akismet."""
+        request.url = request.url.copy_with(
+            scheme=self.base.scheme, host=self.base.host, port=self.base.port
+        )
+        request.headers["Host"] = self.base.netloc.decode("ascii")
+        return await super().handle_async_request(request)
+
+
+def test_python_akismet_async_client(live_server, app, akismet_key):
+    async def calls() -> dict[str, Any]:
+        http = httpx.AsyncClient(
+            transport=ToServiceAsync(live_server), params={"api_key": akismet_key}, timeout=10
+        )
+        config = akismet_lib.Config(key=akismet_key, url=BLOG)
+        client = await akismet_lib.AsyncClient.validated_client(config=config, http_client=http)
+        async with client:
+            return {
+                "verify": await client.verify_key(),
+                "check": await client.comment_check(user_ip="203.0.113.50", **COMMENT),
+                "test": await client.comment_check(
+                    user_ip="203.0.113.51", comment_author="viagra-test-123", is_test=True
+                ),
+                "ham": await client.submit_ham(user_ip="203.0.113.50", **COMMENT),
+                "usage": await client.usage_limit(),
+                "sites": await client.key_sites(result_format="csv"),
+            }
+
+    out = asyncio.run(calls())
+    assert out["verify"] is True
+    assert out["check"] is akismet_lib.CheckResponse.HAM
+    assert out["test"] is akismet_lib.CheckResponse.SPAM
+    assert out["ham"] is True
+    assert out["usage"]["limit"] == "none"
+    assert out["sites"].splitlines()[2].startswith("blog,")
+    with db.new_session(app) as s:
+        assert s.scalars(select(Comment.status)).one() == "approved"
+
+
 # --- npm akismet-api, through its host option (the key goes in the host name) ---
 
 
@@ -189,7 +236,14 @@ def node_available() -> bool:
     return shutil.which("node") is not None and (ROOT / "node_modules" / "akismet-api").is_dir()
 
 
-@pytest.mark.skipif(not node_available(), reason="node or node_modules missing: run `make node`")
+@pytest.fixture
+def node_required() -> None:
+    """Fail (never skip) without node and the locked npm client: `make test` installs both."""
+    if not node_available():
+        pytest.fail("node or node_modules/akismet-api missing: `make node` installs them")
+
+
+@pytest.mark.usefixtures("node_required")
 def test_npm_akismet_api_every_public_call(live_server, app, akismet_key):
     port = httpx.URL(live_server).port
     result = subprocess.run(
@@ -335,9 +389,16 @@ def stored_row(comment_id: int, **overrides: Any) -> dict[str, Any]:
     return row
 
 
-needs_php = pytest.mark.skipif(
-    not php_available(), reason="php-cli or WordPress's Akismet plugin missing"
-)
+@pytest.fixture
+def php_required() -> None:
+    """Fail (never skip) without php-cli and WordPress's Akismet plugin (`make test` has both)."""
+    if not php_available():
+        pytest.fail(
+            "php-cli or WordPress's Akismet plugin missing: `make wordpress` installs them"
+        )
+
+
+needs_php = pytest.mark.usefixtures("php_required")
 
 
 @needs_php

@@ -56,7 +56,7 @@ def field_cases() -> list[Any]:
         pytest.param({"author_name": True}, "author_name", id="name-bool"),
         pytest.param({"post_id": 1.5}, "post_id", id="post-float"),
         pytest.param({"post_id": -3}, "post_id", id="post-negative"),
-        pytest.param({"parent_id": 2.0}, "parent_id", id="parent-float"),
+        pytest.param({"parent_id": 2.5}, "parent_id", id="parent-float"),
         pytest.param({"parent_id": True}, "parent_id", id="parent-bool"),
         pytest.param({"content": "a\x00b"}, "content", id="content-nul"),
         pytest.param({"author_name": "Ada\x00"}, "author_name", id="name-nul"),

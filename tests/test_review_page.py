@@ -86,6 +86,12 @@ def sign_in(page: Any, base: str, path: str = "/review/") -> None:
     page.wait_for_url(f"{base}{path}*")
 
 
+def decided(page: Any, comment_id: object, status: str) -> None:
+    """Wait until the page shows the decision: the card left its tab (kept hidden, for undo)."""
+    selector = f'#comment-{comment_id}[data-status="{status}"][hidden]:not([aria-busy])'
+    page.locator(selector).wait_for(state="attached")
+
+
 def tab_counts(page: Any) -> dict[str, int]:
     return {
         status: int(page.locator(f'[data-count="{status}"]').inner_text())
@@ -159,7 +165,11 @@ def test_moderator_works_the_queue_from_the_keyboard_and_in_bulk(
     assert page.locator(f"#comment-{ids['Grace Hopper']} .content em").inner_text() == "compilers"
     pills = page.locator(f"#comment-{ids['Cheap Pills']}")
     assert pills.locator("meter").get_attribute("value") == "0.820"
+    # The model's internals wait behind a disclosure.
+    assert not pills.locator(".features").is_visible()
+    pills.get_by_text("Model details").click()
     assert "pills +1.31" in pills.locator(".features").inner_text()
+    cards.first.focus()  # back to the top (opening the disclosure made that card current)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "review-queue.png"), full_page=True)
 
@@ -178,7 +188,7 @@ def test_moderator_works_the_queue_from_the_keyboard_and_in_bulk(
     assert target == cards.nth(1).get_attribute("data-id") == str(ids["Casino Bot"])
     page.evaluate("window.__notReloaded = true")
     page.keyboard.press("a")
-    page.locator(f"#comment-{target}").wait_for(state="detached")
+    decided(page, target, "approved")
     assert page.evaluate("window.__notReloaded") is True
     assert "approved" in page.locator("#flash").inner_text()
     assert tab_counts(page)["approved"] == 1
@@ -191,8 +201,8 @@ def test_moderator_works_the_queue_from_the_keyboard_and_in_bulk(
     page.keyboard.press("x")
     assert page.locator("#selected-count").inner_text() == "2 selected"
     page.get_by_role("button", name="Spam selected").click()
-    page.locator(f"#comment-{first}").wait_for(state="detached")
-    page.locator(f"#comment-{second}").wait_for(state="detached")
+    decided(page, first, "spam")
+    decided(page, second, "spam")
     assert tab_counts(page) == {"pending": 2, "spam": 2, "approved": 1, "rejected": 0, "all": 5}
 
     # A comment changed by someone else meanwhile: a clear error, nothing changes.

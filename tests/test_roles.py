@@ -75,7 +75,7 @@ EXPECTED: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {
     # Admin pages: moderators are refused; the matrix's empty forms are invalid or no-ops.
     ("/admin/", "GET"): (302, 403, 403, 200),
     ("/admin/settings", "GET"): (302, 403, 403, 200),
-    ("/admin/settings", "POST"): (302, 403, 403, 302),
+    ("/admin/settings", "POST"): (302, 403, 403, 422),  # shown again with its errors
     ("/admin/sites", "GET"): (302, 403, 403, 200),
     ("/admin/sites", "POST"): (302, 403, 403, 422),
     ("/admin/sites/<int:site_id>/revoke", "POST"): (302, 403, 403, 302),

@@ -18,6 +18,7 @@ from moderation.sanitize import ALLOWED_PROTOCOLS
 from moderation.sanitize import ALLOWED_TAGS
 from moderation.sanitize import CleanHtml
 from moderation.sanitize import clean_comment_html
+from moderation.sanitize import inert_comment_html
 from tests.conftest import SHARED_DIR
 
 # The XSS vectors live beside the project (never copied into it); see
@@ -267,7 +268,8 @@ def test_allow_list_is_wordpress_comment_list():
         ('<abbr title="t" href="https://x.com/">x</abbr>', '<abbr title="t">x</abbr>'),
         ('<del cite="https://x.com/">x</del>', "<del>x</del>"),
         ('<a href="https://x.com/" target="_blank">x</a>', None),
-        ("<p>para</p><br>", "&lt;p&gt;para&lt;/p&gt;&lt;br&gt;"),
+        ("<p>para</p><br>", "para\n\n"),  # paragraph and line-break tags are line breaks
+        ("<p onclick=alert(1)>para", "&lt;p onclick=alert(1)&gt;para"),
         ("<form action=x><input name=y></form>", None),
         ("<object data=x></object><embed src=x>", None),
         ("<base href=javascript:/><meta http-equiv=refresh content=0>", None),
@@ -285,6 +287,42 @@ def test_disallowed_markup_is_neutralized(text, expected):
     assert_safe(result)
     for tag in ("script", "iframe", "svg", "math", "img", "style", "form", "base"):
         assert f"<{tag}" not in result.html.lower()
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("<p>One.</p>\n<p>Two.</p>", "One.\n\nTwo."),
+        ("<P>One.</P><P>Two.</P>", "One.\n\nTwo."),
+        ("Line<br>next<br/>and<BR />last", "Line\nnext\nand\nlast"),
+        ("<scr<p>ipt>alert(1)</script>", "&lt;scr\nipt&gt;alert(1)&lt;/script&gt;"),
+        ("<p title='x'>kept as text</p>", "&lt;p title='x'&gt;kept as text"),
+    ],
+)
+def test_paragraphs_and_line_breaks_become_line_breaks_before_sanitizing(text, expected):
+    # An editor's <p> and <br> are not literal text for readers; nothing else changes.
+    result = clean_comment_html(text)
+    assert result.html == expected
+    assert_safe(result)
+
+
+def test_the_inert_form_shows_links_as_text_with_their_address():
+    text = 'See <a href="https://x.example/a?b=1&c=2" title="t">this</a> and www.y.example ok'
+    html = inert_comment_html(text)
+    assert html == (
+        'See <span class="link-text">this</span><span class="link-href">'
+        ' (https://x.example/a?b=1&amp;c=2)</span> and <span class="link-text">'
+        'www.y.example</span><span class="link-href"> (http://www.y.example)</span> ok'
+    )
+    assert "<a" not in html
+    assert inert_comment_html('<a href="javascript:alert(1)">x</a>') == (
+        '<span class="link-text">x</span>'
+    )
+    # The same sanitizer: what it escapes stays escaped.
+    assert (
+        inert_comment_html("<img src=x onerror=alert(1)>")
+        == clean_comment_html("<img src=x onerror=alert(1)>").html
+    )
 
 
 def test_disallowed_tags_are_escaped_as_text():

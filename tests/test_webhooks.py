@@ -5,6 +5,9 @@ from __future__ import annotations
 import ipaddress
 import json
 import re
+import socket
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -468,3 +471,39 @@ def test_the_akismet_routes_intake_records_comment_created(app, client, creds, r
     assert tested.status_code == 200
     assert tested.headers["X-Moderation-Status"] == "pending"  # decided by the intake
     assert len(events_of(app)) == 1
+
+
+def test_a_receiver_that_trickles_its_answer_is_cut_at_the_timeout(app, client, creds, site_api):
+    """Each byte comes within the socket timeout; the whole answer (12 s) does not."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    stop = threading.Event()
+
+    def trickle() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        for byte in b"HTTP/1.1 204 No Content\r\nX-Slow: " + b"a" * 100:
+            if stop.is_set():
+                break
+            try:
+                conn.send(bytes([byte]))
+            except OSError:
+                break
+            time.sleep(0.1)
+        conn.close()
+
+    threading.Thread(target=trickle, daemon=True).start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    register(client, creds, url)
+    app.config["WEBHOOKS_TIMEOUT_SECONDS"] = 1.0
+    site_api.post()
+    with db.new_session(app) as s:
+        delivery_id = s.scalar(select(WebhookDelivery.id))
+    deliver(app, delivery_id)
+    stop.set()
+    listener.close()
+    with db.new_session(app) as s:
+        row = s.get(WebhookDelivery, delivery_id)
+        assert row.status is DeliveryStatus.PENDING
+        assert "no complete answer within 1 s" in row.last_error

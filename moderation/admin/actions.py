@@ -10,6 +10,7 @@ from flask import current_app
 from pydantic import AfterValidator
 from pydantic import AwareDatetime
 from pydantic import BaseModel
+from pydantic import BeforeValidator
 from pydantic import ConfigDict
 from pydantic import Field
 from pydantic import StrictBool
@@ -26,6 +27,7 @@ from moderation.db import get_session
 from moderation.problems import Problem
 from moderation.problems import invalid
 from moderation.settings import ModerationSettings
+from moderation.storable import whole_number
 from moderation.tables import Role
 from moderation.tables import Site
 from moderation.tables import TrainingJob
@@ -72,9 +74,9 @@ class SettingsPatch(BaseModel):
     trust_new_authors: StrictBool | None = Field(
         default=None, description="Publish first comments that pass every check."
     )
-    max_links: int | None = Field(
-        default=None, ge=0, le=100, strict=True, description="Hold at this many links (0: off)."
-    )
+    max_links: (
+        Annotated[int, Field(ge=0, le=100, strict=True), BeforeValidator(whole_number)] | None
+    ) = Field(default=None, description="Hold at this many links (0: off).")
     links_alone_never_spam: StrictBool | None = Field(
         default=None,
         description="Hold, rather than send to spam, a comment whose own words score below"

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import field
 from typing import Any
 
+import numpy as np
+
 from moderation.settings import ModerationSettings
 from moderation.tables import ClassifierVersion
+
+# Fewer held-out comments than this (or of either class), and a comparison is no judgement.
+MIN_JUDGED = 100
+MIN_PER_CLASS = 10
+Z_95 = 1.959964
+BOOTSTRAP_DRAWS = 2000
 
 SCALARS = ("accuracy", "precision", "recall", "f1", "roc_auc", "mcc", "fpr_spam", "fpr_hold")
 # Where writers put an evaluation: retraining stores "holdout"; training may use others.
@@ -27,10 +36,72 @@ class MetricView:
     source: str = ""
 
     @property
+    def classes(self) -> tuple[int, int] | None:
+        """Return (spam, ham) among the evaluated comments, from the confusion matrix."""
+        if self.confusion is None:
+            return None
+        c = self.confusion
+        return c["tp"] + c["fn"], c["tn"] + c["fp"]
+
+    @property
+    def too_small(self) -> bool:
+        """Return whether too few comments (or too few of a class) were evaluated to judge."""
+        if self.n is None or self.n < MIN_JUDGED:
+            return True
+        classes = self.classes
+        return classes is not None and min(classes) < MIN_PER_CLASS
+
+    @property
+    def accuracy_interval(self) -> tuple[float, float] | None:
+        """Return the 95 % Wilson interval of the accuracy, from the confusion matrix."""
+        if self.confusion is None:
+            return None
+        c = self.confusion
+        return wilson_interval(c["tp"] + c["tn"], sum(c.values()))
+
+    @property
+    def f1_interval(self) -> tuple[float, float] | None:
+        """Return a 95 % bootstrap interval of the spam F1 (resampling the confusion matrix)."""
+        if self.confusion is None:
+            return None
+        return f1_bootstrap_interval(self.confusion)
+
+    @property
     def ham_to_spam(self) -> int | None:
         """Return how many ham comments this evaluation sent to spam, if stored."""
         value = self.scores.get("ham_to_spam")
         return int(value) if value is not None else None
+
+
+def wilson_interval(successes: int, n: int, z: float = Z_95) -> tuple[float, float] | None:
+    """Return the Wilson score interval of a proportion (None when n is 0)."""
+    if n <= 0:
+        return None
+    p = successes / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def f1_bootstrap_interval(
+    confusion: Mapping[str, int], draws: int = BOOTSTRAP_DRAWS, seed: int = 0
+) -> tuple[float, float] | None:
+    """Return the 2.5 and 97.5 percentiles of the F1 of resampled evaluations.
+
+    F1 depends only on the confusion counts, so resampling the evaluated comments with
+    replacement is a multinomial draw over the four cells (seeded: the page is stable).
+    """
+    cells = np.array([confusion["tp"], confusion["fp"], confusion["fn"], confusion["tn"]])
+    n = int(cells.sum())
+    if n == 0:
+        return None
+    samples = np.random.default_rng(seed).multinomial(n, cells / n, size=draws)
+    tp, fp, fn = samples[:, 0], samples[:, 1], samples[:, 2]
+    denominator = 2 * tp + fp + fn
+    f1 = np.divide(2 * tp, denominator, out=np.zeros(draws), where=denominator > 0)
+    low, high = np.percentile(f1, [2.5, 97.5])
+    return float(low), float(high)
 
 
 def _evaluation(metrics: Mapping[str, Any]) -> tuple[Mapping[str, Any], str]:

@@ -32,6 +32,8 @@ from moderation.admin.actions import find_site
 from moderation.admin.actions import find_user
 from moderation.admin.actions import merge_settings
 from moderation.admin.actions import queue_training_job
+from moderation.admin.metrics import MIN_JUDGED
+from moderation.admin.metrics import MIN_PER_CLASS
 from moderation.admin.metrics import MetricView
 from moderation.admin.metrics import comparison_views
 from moderation.admin.metrics import metric_view
@@ -44,6 +46,7 @@ from moderation.akismet.keys import issue_akismet_key
 from moderation.auth import current_principal
 from moderation.auth import forget_site_keys
 from moderation.db import get_session
+from moderation.jobs.progress import job_progress
 from moderation.problems import Problem
 from moderation.schemas import validate_model
 from moderation.settings import load_settings
@@ -101,6 +104,9 @@ def versions_page() -> Response:
         pair=pair,
         chart=_chart,
         job=latest[0] if latest else None,
+        progress=job_progress(latest[0].status, latest[0].log or "") if latest else None,
+        min_judged=MIN_JUDGED,
+        min_per_class=MIN_PER_CLASS,
         corpus_files=retraining.available_corpus_files(app.config),
         settings=settings,
         previous=retraining.previous_version(session)[0],
@@ -210,6 +216,18 @@ def _settings_form() -> dict[str, Any]:
     }
 
 
+# The settings form's fields as the admin reads them (errors name these, not the API's keys).
+SETTINGS_LABELS = {
+    "spam_threshold": "Spam threshold",
+    "hold_threshold": "Hold threshold",
+    "max_links": "Hold at this many links",
+    "disallowed_words": "Disallowed words",
+    "moderation_words": "Moderation words",
+    "trust_new_authors": "Trust new authors",
+    "links_alone_never_spam": "Links alone never send a comment to spam",
+}
+
+
 @bp.get("/settings")
 @admin_page
 def settings_page() -> Response:
@@ -219,21 +237,57 @@ def settings_page() -> Response:
     )
 
 
+def _field_errors(problem: Problem) -> dict[str, list[str]]:
+    """Return a settings problem's messages by field name (the form's own words)."""
+    errors = problem.extensions.get("errors") or {}
+    if not errors:
+        return {"": [problem.detail or problem.title]}
+    named: dict[str, list[str]] = {}
+    for key, messages in errors.items():
+        field = str(key).split(".")[0].split(" ")[0]
+        named.setdefault(field if field in SETTINGS_LABELS else "", []).extend(
+            _in_words(message) for message in messages
+        )
+    return named
+
+
+def _in_words(message: str) -> str:
+    """Return a message with the API's field names replaced by the form's labels."""
+    for field, label in SETTINGS_LABELS.items():
+        message = message.replace(field, label.lower())
+    return message
+
+
 @bp.post("/settings")
 @admin_page
 def save_settings_form() -> Response:
-    """Save the settings form."""
+    """Save the settings form; on an error show it again with the admin's input kept."""
     session = get_session()
+    form = _settings_form()
     try:
-        patch = validate_model(SettingsPatch, _settings_form())
+        patch = validate_model(SettingsPatch, form)
         merged = merge_settings(load_settings(session), patch)
         changes = {key: getattr(merged, key) for key in patch.model_dump(exclude_none=True)}
         save_settings(session, changes, current_principal().label)
         session.commit()
     except Problem as problem:
-        flash_problem(problem)
-    else:
-        flash("Settings saved; every worker applies them within seconds.", "info")
+        session.rollback()
+        entered = {
+            **form,
+            **{
+                k: request.form.get(k, "")
+                for k in ("spam_threshold", "hold_threshold", "max_links")
+            },
+        }
+        return render_page(
+            "admin/settings.html",
+            422,
+            page="settings",
+            settings=entered,
+            errors=_field_errors(problem),
+            labels=SETTINGS_LABELS,
+        )
+    flash("Settings saved; every worker applies them within seconds.", "info")
     return redirect(url_for("admin.settings_page"))
 
 

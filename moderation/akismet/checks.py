@@ -18,6 +18,7 @@ from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from moderation import storable
 from moderation.akismet.fields import STAND_IN_DOMAIN
 from moderation.akismet.fields import comment_in
 from moderation.akismet.fields import has_email
@@ -42,8 +43,6 @@ from moderation.tables import AkismetReport
 from moderation.tables import AuditEvent
 from moderation.tables import Comment
 from moderation.tables import Status
-
-ID_DIGITS_MAX = 18  # below 2**63: a longer guid names no comment (and never overflows)
 
 
 @dataclass(frozen=True)
@@ -73,11 +72,7 @@ class Outcome:
 
 def parse_id(value: str | None) -> int | None:
     """Return a comment id from a guid-like field, None for anything that cannot be one."""
-    text = (value or "").strip()
-    if not text.isascii() or not text.isdecimal() or len(text) > ID_DIGITS_MAX:
-        return None
-    number = int(text)
-    return number if number >= 1 else None
+    return storable.parse_id(value)  # ids fit the column (2**31 - 1 on PostgreSQL)
 
 
 def find_stored(

@@ -32,6 +32,7 @@ from moderation.schemas import PostCommentsPage
 from moderation.schemas import PublicComment
 from moderation.schemas import validate_model
 from moderation.settings import current_settings
+from moderation.storable import ID_MAX
 from moderation.tables import Comment
 from moderation.tables import Status
 from moderation.tables import utcnow
@@ -98,7 +99,7 @@ def _decode_cursor(cursor: str | None) -> int:
         value = int(base64.urlsafe_b64decode(cursor.encode("ascii")).decode("ascii"))
     except (ValueError, UnicodeError, binascii.Error):
         raise bad_cursor() from None
-    if value < 0:
+    if not 0 <= value <= ID_MAX:
         raise bad_cursor()
     return value
 

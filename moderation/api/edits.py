@@ -28,6 +28,7 @@ from moderation.schemas import CommentOut
 from moderation.schemas import Content
 from moderation.schemas import validate_model
 from moderation.settings import current_settings
+from moderation.storable import StoredId
 from moderation.tables import utcnow
 
 
@@ -37,7 +38,7 @@ class ContentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     content: Content
-    version: int | None = Field(default=None, ge=1, strict=True)
+    version: StoredId | None = Field(default=None, description="The version the site saw.")
 
 
 class ContentOut(BaseModel):

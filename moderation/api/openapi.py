@@ -12,7 +12,10 @@ from moderation.api.admin import openapi_paths as admin_paths
 from moderation.api.edits import EDIT_MODELS
 from moderation.api.edits import openapi_paths as edit_paths
 from moderation.api.openapi_parts import REF
+from moderation.api.openapi_parts import complete_responses
 from moderation.api.openapi_parts import json_response
+from moderation.api.openapi_parts import limit_param
+from moderation.api.openapi_parts import mark_nul_free
 from moderation.api.openapi_parts import param
 from moderation.api.openapi_parts import problem
 from moderation.api.openapi_parts import ref
@@ -64,7 +67,7 @@ def build_document() -> dict[str, Any]:
     schemas = dict(defs.get("$defs", {}))
     schemas["Problem"] = PROBLEM_SCHEMA
     body = ref(CommentIn)
-    return {
+    document = {
         "openapi": "3.1.0",
         "info": {"title": "Comment moderation API", "version": "1"},
         "components": {
@@ -113,7 +116,7 @@ def build_document() -> dict[str, Any]:
                     "parameters": [
                         param("post_id", "path", "string", "The site's id for the post."),
                         param("cursor", "query", "string", "next_cursor of the previous page."),
-                        param("limit", "query", "integer", "Threads per page.", minimum=1),
+                        limit_param("Threads per page."),
                     ],
                     "responses": {
                         "200": json_response(PostCommentsPage, "Approved threads."),
@@ -127,6 +130,8 @@ def build_document() -> dict[str, Any]:
             **webhook_paths(),
         },
     }
+    complete_responses(document["paths"])
+    return mark_nul_free(document)
 
 
 @bp.get("/openapi.json")

@@ -1,14 +1,12 @@
-"""Password sign-in with a failed-login limit (the counters live on the users row)."""
+"""Password sign-in: check a login and password the same way whether the account exists."""
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 from werkzeug.security import generate_password_hash
@@ -31,7 +29,7 @@ class Outcome(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Attempt:
-    """The outcome, the user when known, and until when the account is locked."""
+    """The outcome, the user when known, and until when such attempts are refused."""
 
     outcome: Outcome
     user: User | None = None
@@ -45,53 +43,20 @@ def _dummy_hash(like: str) -> str:
     return _DUMMY_HASHES[method]
 
 
-def authenticate(
-    session: Session,
-    email: str,
-    password: str,
-    *,
-    now: datetime,
-    max_failures: int,
-    lock_seconds: int,
-) -> Attempt:
-    """Check a login and password, counting failures and locking after too many (no commit)."""
+def authenticate(session: Session, email: str, password: str) -> Attempt:
+    """Check a login and password; an unknown login costs the same hash check (no commit).
+
+    Failed attempts are counted by moderation.review.throttle, per client and login
+    typed, never on the account: a lock on the account would let anyone lock the owner
+    out and would tell which accounts exist.
+    """
     user = session.scalar(select(User).where(User.email == normalize_email(email)))
     if user is None:
         any_user_hash = session.scalar(select(User.password_hash).limit(1)) or ""
         check_password_hash(_dummy_hash(any_user_hash), password)
         return Attempt(Outcome.BAD_CREDENTIALS)
-    if user.locked_until is not None and user.locked_until > now:
-        # While locked even the right password is refused: guessing gains nothing.
-        return Attempt(Outcome.LOCKED, user, user.locked_until)
     if not check_password_hash(user.password_hash, password):
-        return _count_failure(session, user, now, max_failures, lock_seconds)
+        return Attempt(Outcome.BAD_CREDENTIALS, user)
     if user.disabled:
         return Attempt(Outcome.DISABLED, user)
-    user.failed_logins = 0
-    user.locked_until = None
     return Attempt(Outcome.SIGNED_IN, user)
-
-
-def _count_failure(
-    session: Session, user: User, now: datetime, max_failures: int, lock_seconds: int
-) -> Attempt:
-    # One atomic UPDATE: concurrent guesses in several workers are all counted.
-    failures = session.execute(
-        update(User)
-        .where(User.id == user.id)
-        .values(failed_logins=User.failed_logins + 1)
-        .returning(User.failed_logins)
-        .execution_options(synchronize_session=False)
-    ).scalar_one()
-    if failures < max_failures:
-        session.refresh(user)
-        return Attempt(Outcome.BAD_CREDENTIALS, user)
-    until = now + timedelta(seconds=lock_seconds)
-    session.execute(
-        update(User)
-        .where(User.id == user.id)
-        .values(failed_logins=0, locked_until=until)
-        .execution_options(synchronize_session=False)
-    )
-    session.refresh(user)
-    return Attempt(Outcome.LOCKED, user, until)

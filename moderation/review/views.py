@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from urllib.parse import urlsplit
 
@@ -17,20 +18,26 @@ from flask_login import current_user
 from flask_login import login_user
 from flask_login import logout_user
 from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
 
 from moderation import queue
 from moderation.api.queue import ALL_STATUSES
+from moderation.api.queue import QueueView
 from moderation.api.queue import etag_of
 from moderation.api.queue import load_queue_view
 from moderation.auth import CSRF
 from moderation.auth import current_principal
 from moderation.auth import end_login_session
+from moderation.auth import mark_seen
 from moderation.auth import page_role
 from moderation.auth import start_login_session
 from moderation.db import get_session
 from moderation.decisions import REASON_LABELS
+from moderation.listing import Sort
+from moderation.review import throttle
 from moderation.review.signin import Outcome
 from moderation.review.signin import authenticate
+from moderation.sanitize import inert_comment_html
 from moderation.settings import current_settings
 from moderation.tables import Comment
 from moderation.tables import Role
@@ -40,6 +47,29 @@ from moderation.tables import utcnow
 bp = Blueprint("review", __name__, url_prefix="/review")
 bp.add_app_template_global(REASON_LABELS, "reason_labels")  # the cards name each reason
 TABS = (Status.PENDING, Status.SPAM, Status.APPROVED, Status.REJECTED)
+# The query arguments a queue page keeps across tabs, pages, filters and Details -> Back.
+KEPT_ARGS = ("q", "post_id", "site", "author", "ip", "reason", "sort", "limit")
+FILTER_ARGS = ("q", "post_id", "site", "author", "ip", "reason")
+SORT_LABELS = {
+    Sort.NEWEST: "Newest first",
+    Sort.OLDEST: "Oldest first",
+    Sort.SCORE: "Highest score",
+}
+
+
+@bp.app_template_global("inert_html")
+def inert_html(comment: Comment) -> Markup:
+    """Return a held or spam comment's sanitized HTML with its links as plain text.
+
+    Computed from the raw text by the same sanitizer that made content_html (never by
+    changing content_html): the links are shown with their address, nothing to click.
+    """
+    return Markup(inert_comment_html(comment.content_raw))  # noqa: S704 (sanitized by bleach)
+
+
+def _is_admin() -> bool:
+    principal = current_principal()
+    return principal is not None and principal.role is Role.ADMIN
 
 
 def _page(body: str, status: int = 200) -> Response:
@@ -57,6 +87,8 @@ def _safe_next(target: str | None) -> str:
     """Return `target` if it is a path on the review or admin pages, else the queue."""
     default = url_for("review.queue_page")
     if not target:
+        return default
+    if not target.isprintable():  # CR, LF and other controls never reach a Location header
         return default
     parts = urlsplit(target)
     prefixes = (bp.url_prefix or "/review", "/admin")
@@ -91,22 +123,37 @@ def login() -> Response:
     session = get_session()
     now = utcnow()
     config = current_app.config
-    attempt = authenticate(
-        session,
-        email,
-        password,
-        now=now,
-        max_failures=config["LOGIN_MAX_FAILURES"],
-        lock_seconds=config["LOGIN_LOCK_SECONDS"],
+    keys = throttle.keys_for(request.remote_addr or "unknown", email)
+    known_device = throttle.is_known_device(
+        config["SECRET_KEY"], request.cookies.get(throttle.DEVICE_COOKIE), keys
     )
+    until = throttle.blocked_until(session, keys, now, known_device=known_device)
+    if until is not None:  # refused before any password check: guessing gains nothing
+        return _refused(Outcome.LOCKED, until, email, now)
+    attempt = authenticate(session, email, password)
+    if attempt.outcome is Outcome.BAD_CREDENTIALS:
+        until = throttle.record_failure(session, keys, now, throttle.Limits.from_config(config))
+        session.commit()  # keep the count
+        return _refused(Outcome.LOCKED if until else attempt.outcome, until, email, now)
     if attempt.outcome is not Outcome.SIGNED_IN:
-        session.commit()  # keep the failure count
-        return _refused(attempt.outcome, attempt.locked_until, email, now)
+        return _refused(attempt.outcome, None, email, now)
+    throttle.record_success(session, keys)
     user_session = start_login_session(session, attempt.user)
     session.commit()
     cookie_session.clear()  # nothing from before sign-in survives (fixation, old tokens)
     login_user(user_session)
-    return redirect(_safe_next(request.form.get("next")))
+    mark_seen()
+    response = redirect(_safe_next(request.form.get("next")))
+    response.set_cookie(
+        throttle.DEVICE_COOKIE,
+        throttle.device_cookie(config["SECRET_KEY"], keys),
+        max_age=throttle.DEVICE_MAX_AGE,
+        path=url_for("review.login"),
+        secure=current_app.session_interface.get_cookie_secure(current_app),
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
 
 
 def _refused(
@@ -115,7 +162,7 @@ def _refused(
     if outcome is Outcome.LOCKED and locked_until is not None:
         minutes = max(1, round((locked_until - now).total_seconds() / 60))
         message = (
-            "Too many failed sign-ins: this account is locked for about"
+            "Too many failed sign-ins: try again from here in about"
             f" {minutes} minute{'s' if minutes != 1 else ''}."
         )
         response = _login_form(message, 429, email)
@@ -143,6 +190,31 @@ def _tab_url(status: Status | str, args: dict[str, str]) -> str:
     return url_for("review.queue_page", **{**args, "status": str(status)})
 
 
+def _filter_url(status: str, kept: dict[str, str]) -> Callable[[str, object], str]:
+    """Return a maker of links that add one filter to the current ones (first page)."""
+
+    def make(key: str, value: object) -> str:
+        return url_for("review.queue_page", **{**kept, key: str(value), "status": status})
+
+    return make
+
+
+def _safe_back(target: str | None, default: str) -> str:
+    """Return `target` when it is a queue page of this app (Details -> Back), else `default`."""
+    if not target:
+        return default
+    parts = urlsplit(target)
+    queue_path = url_for("review.queue_page")
+    if parts.scheme or parts.netloc or "\\" in target or parts.path != queue_path:
+        return default
+    return target
+
+
+def _capped(view: QueueView, status: Status) -> bool:
+    """Return whether a tab's count is a lower bound (it reached the cap and is not exact)."""
+    return status not in view.exact and view.counts[status] >= view.cap
+
+
 @bp.get("/")
 @moderator_page
 def queue_page() -> Response:
@@ -150,22 +222,32 @@ def queue_page() -> Response:
     session = get_session()
     view = load_queue_view(session, request.args)
     page, counts, cap, status = view.page, view.counts, view.cap, view.status
-    kept = {
-        key: value for key in ("q", "post_id", "site", "limit") if (value := request.args.get(key))
-    }
+    kept = {key: value for key in KEPT_ARGS if (value := request.args.get(key))}
     body = render_template(
         "review/queue.html",
         status=status,
-        tabs=[(tab, counts[tab], _tab_url(tab, kept)) for tab in TABS],
+        tabs=[(tab, counts[tab], _tab_url(tab, kept), _capped(view, tab)) for tab in TABS],
         total=sum(counts.values()),
-        total_capped=any(n >= cap for n in counts.values()),
+        total_capped=any(_capped(view, tab) for tab in TABS),
         cap=cap,
         all_url=_tab_url(ALL_STATUSES, kept),
         comments=page.items,
         parents=queue.parents_of(session, page.items),
         sites=queue.site_names(session),
         settings=current_settings(session),
-        filters=kept,
+        filters={key: value for key, value in kept.items() if key in FILTER_ARGS},
+        kept=kept,
+        sort=view.sort,
+        sorts=[
+            (sort, label, _tab_url(status, {**kept, "sort": str(sort)}))
+            for sort, label in SORT_LABELS.items()
+        ],
+        reasons=sorted(REASON_LABELS.items(), key=lambda item: item[1]),
+        filter_url=_filter_url(status, kept),
+        clear_url=_tab_url(status, {k: v for k, v in kept.items() if k not in FILTER_ARGS}),
+        back_path=request.script_root + request.full_path.rstrip("?"),
+        poll_seconds=current_app.config["REVIEW_POLL_SECONDS"],
+        is_admin=_is_admin(),
         next_url=url_for(
             "review.queue_page", **kept, status=status, cursor=page.next_cursor.encode()
         )
@@ -196,6 +278,11 @@ def comment_page(comment_id: int) -> Response:
         history=queue.history(session, comment_id),
         user=current_principal().label,
         etag_of=etag_of,
-        back_url=url_for("review.queue_page", status=str(comment.status)),
+        back_url=_safe_back(
+            request.args.get("back"), url_for("review.queue_page", status=str(comment.status))
+        ),
+        filter_url=_filter_url(ALL_STATUSES, {}),
+        back_path=None,
+        is_admin=_is_admin(),
     )
     return _page(body)

@@ -79,6 +79,20 @@
     }
     line.append(produced);
     jobBox.append(line);
+    if (job.progress) {
+      const progressLine = el("p", null, "job-progress");
+      const label = el("label", "Progress");
+      label.htmlFor = "job-progress-bar";
+      const bar = el("progress", `${job.progress.done} of ${job.progress.total}`);
+      bar.id = "job-progress-bar";
+      bar.dataset.role = "job-progress";
+      bar.max = job.progress.total;
+      bar.value = job.progress.done;
+      const stage = el("span", ` ${job.progress.done} of ${job.progress.total} steps: ${job.progress.stage}`);
+      stage.dataset.role = "job-stage";
+      progressLine.append(label, " ", bar, stage);
+      jobBox.append(progressLine);
+    }
     const error = el("p", job.error || "", "job-error");
     error.dataset.role = "job-error";
     error.hidden = !job.error;
@@ -88,6 +102,8 @@
     details.append(el("summary", "Log"));
     const pre = el("pre", job.log || "");
     pre.dataset.role = "job-log";
+    pre.tabIndex = 0; // a scrolling log is reachable from the keyboard
+    pre.setAttribute("aria-label", "Training log");
     details.append(pre);
     jobBox.append(details);
     if (retrainForm) retrainForm.querySelector("button[type=submit]").disabled = OPEN.has(job.status);
@@ -215,6 +231,34 @@
       } finally {
         previewButton.disabled = false;
       }
+    });
+  }
+
+  // --- revoking a site key asks first ---
+
+  const revokeDialog = document.getElementById("confirm-revoke");
+  if (revokeDialog) {
+    let pending = null;
+    document.querySelectorAll("form.revoke-form").forEach((form) => {
+      form.addEventListener("submit", (event) => {
+        if (form.dataset.confirmed === "yes") return;
+        event.preventDefault();
+        pending = form;
+        revokeDialog.querySelector('[data-role="site"]').textContent = form.dataset.site;
+        revokeDialog.showModal();
+        revokeDialog.querySelector('[data-role="cancel"]').focus();
+      });
+    });
+    revokeDialog.querySelector('[data-role="cancel"]').addEventListener("click", () => {
+      pending = null;
+      revokeDialog.close();
+    });
+    revokeDialog.querySelector('[data-role="confirm"]').addEventListener("click", () => {
+      const form = pending;
+      revokeDialog.close();
+      if (!form) return;
+      form.dataset.confirmed = "yes";
+      form.requestSubmit();
     });
   }
 })();

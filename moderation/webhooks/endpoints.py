@@ -28,6 +28,7 @@ from moderation.webhooks.outbox import NEW_DELIVERIES
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the spec's prefix, not a secret)
 MAX_ENDPOINTS_PER_SITE = 20
+HTTP_URL = "^[Hh][Tt][Tt][Pp][Ss]?://"  # what the document says; check_receiver decides
 
 
 class EndpointIn(BaseModel):
@@ -35,8 +36,10 @@ class EndpointIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str = Field(min_length=1, max_length=2000)
-    events: list[EventType] = Field(min_length=1, max_length=len(EventType))
+    url: str = Field(min_length=1, max_length=2000, json_schema_extra={"pattern": HTTP_URL})
+    events: list[EventType] = Field(
+        min_length=1, max_length=len(EventType), json_schema_extra={"uniqueItems": True}
+    )
     site: str | None = Field(default=None, min_length=1, max_length=100)
 
 
@@ -45,8 +48,15 @@ class EndpointPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    url: str | None = Field(default=None, min_length=1, max_length=2000)
-    events: list[EventType] | None = Field(default=None, min_length=1, max_length=len(EventType))
+    url: str | None = Field(
+        default=None, min_length=1, max_length=2000, json_schema_extra={"pattern": HTTP_URL}
+    )
+    events: list[EventType] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=len(EventType),
+        json_schema_extra={"uniqueItems": True},
+    )
     enabled: bool | None = None
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import socket
 import ssl
+import threading
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -69,6 +71,15 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self.host)  # type: ignore[attr-defined]
 
 
+def _cut(connection: http.client.HTTPConnection, cut: threading.Event) -> None:
+    """Shut the connection's socket down (unblocks a read in the sending thread)."""
+    cut.set()
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 def send(
     url: str,
     secret: str,
@@ -92,13 +103,22 @@ def send(
     }
     factory = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
     connection = factory(target, timeout)
+    # The socket timeout bounds each read; this bounds the whole exchange, so a receiver
+    # that trickles its answer a byte at a time cannot hold a worker thread.
+    cut = threading.Event()
+    deadline = threading.Timer(timeout, _cut, args=(connection, cut))
+    deadline.daemon = True
+    deadline.start()
     try:
         connection.request("POST", target.path, body=body.encode("utf-8"), headers=headers)
         response = connection.getresponse()
         response.read(64 * 1024)
     except (OSError, http.client.HTTPException) as exc:
+        if cut.is_set():
+            return Outcome(False, error=f"no complete answer within {timeout:g} s")
         return Outcome(False, error=f"{exc.__class__.__name__}: {exc}"[:MAX_ERROR_CHARS])
     finally:
+        deadline.cancel()
         connection.close()
     if 200 <= response.status < 300:
         return Outcome(True, response.status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ from pydantic import Field
 from pydantic import StrictBool
 
 from moderation.admin.preview import Preview
+from moderation.jobs.progress import job_progress
 from moderation.settings import ModerationSettings
 from moderation.tables import ClassifierVersion
 from moderation.tables import Role
@@ -77,6 +79,14 @@ class PreviewOut(BaseModel):
     labelled_proposed: LabelledOut
 
 
+class JobProgressOut(BaseModel):
+    """How far a job has come: steps done of total, read from its log."""
+
+    done: int
+    total: int
+    stage: str
+
+
 class TrainingJobOut(BaseModel):
     """A training job and what it produced."""
 
@@ -91,6 +101,7 @@ class TrainingJobOut(BaseModel):
     finished_at: datetime | None
     heartbeat_at: datetime | None
     version_id: int | None
+    progress: JobProgressOut
 
 
 class TrainingJobList(BaseModel):
@@ -142,7 +153,7 @@ class SiteIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100)
+    name: str = Field(min_length=1, max_length=100, json_schema_extra={"pattern": r"\S"})
 
 
 class SiteOut(BaseModel):
@@ -172,7 +183,7 @@ class UserIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    email: str = Field(min_length=3, max_length=254)
+    email: str = Field(min_length=3, max_length=254, json_schema_extra={"format": "email"})
     password: str = Field(min_length=8, max_length=1024)
     role: Role = Role.MODERATOR
 
@@ -199,7 +210,7 @@ class ErasureIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    author_email: str = Field(min_length=3, max_length=100)
+    author_email: str = Field(min_length=3, max_length=100, json_schema_extra={"format": "email"})
 
 
 class ErasureOut(BaseModel):
@@ -239,6 +250,7 @@ def job_out(job: TrainingJob) -> TrainingJobOut:
         finished_at=job.finished_at,
         heartbeat_at=job.heartbeat_at,
         version_id=job.version_id,
+        progress=JobProgressOut(**asdict(job_progress(job.status, job.log or ""))),
     )
 
 

@@ -8,6 +8,7 @@ from pydantic import BaseModel
 
 from moderation.api.openapi_parts import json_body
 from moderation.api.openapi_parts import json_response
+from moderation.api.openapi_parts import limit_param
 from moderation.api.openapi_parts import param
 from moderation.api.openapi_parts import problems
 from moderation.api.queue.schemas import ALL_STATUSES
@@ -17,7 +18,9 @@ from moderation.api.queue.schemas import CommentHistory
 from moderation.api.queue.schemas import DecisionIn
 from moderation.api.queue.schemas import DecisionOut
 from moderation.api.queue.schemas import QueuePageOut
+from moderation.decisions import REASON_LABELS
 from moderation.queue import Action
+from moderation.queue import Sort
 from moderation.tables import Status
 
 QUEUE_MODELS: list[type[BaseModel]] = [
@@ -42,7 +45,11 @@ def openapi_paths() -> dict[str, Any]:
         "/api/v1/queue": {
             "get": {
                 "operationId": "list_queue",
-                "summary": "List the review queue, newest first (keyset pagination).",
+                "summary": "List the review queue, newest first or as sorted (keyset pagination).",
+                "description": "Filters combine (AND). next_cursor continues the same sort"
+                " and filters; a cursor of another sort is refused (422). The pending"
+                " count is exact (unless q is given); the others stop at count_limit"
+                " (see exact_counts).",
                 "parameters": [
                     param(
                         "status",
@@ -54,8 +61,30 @@ def openapi_paths() -> dict[str, Any]:
                     param("post_id", "query", "string", "Only this post."),
                     param("site", "query", "string", "Only this site (by name)."),
                     param("q", "query", "string", "Search author name, email and text."),
-                    param("cursor", "query", "string", "next_cursor of the previous page."),
-                    param("limit", "query", "integer", "Page size.", minimum=1),
+                    param("author", "query", "string", "Only this author (exact email)."),
+                    param("ip", "query", "string", "Only from this IP address (v4 or v6)."),
+                    param(
+                        "reason",
+                        "query",
+                        "string",
+                        "Only comments held or decided for this reason (its code).",
+                        enum=sorted(str(code) for code in REASON_LABELS),
+                    ),
+                    param(
+                        "sort",
+                        "query",
+                        "string",
+                        "newest (default) or oldest first, by arrival; score: highest"
+                        " spam score first, unscored last.",
+                        enum=[s.value for s in Sort],
+                    ),
+                    param(
+                        "cursor",
+                        "query",
+                        "string",
+                        "next_cursor of the previous page (same sort).",
+                    ),
+                    limit_param("Page size."),
                 ],
                 "responses": {
                     "200": json_response(QueuePageOut, "A page and the counts per status."),

@@ -14,6 +14,7 @@ from pydantic import Field
 from moderation import queue
 from moderation.queue import Action
 from moderation.schemas import CommentOut
+from moderation.storable import StoredId
 
 NOTE_MAX = 2000
 ALL_STATUSES = "all"
@@ -26,13 +27,13 @@ def _blank_to_none(value: Any) -> Any:
 
 
 Note = Annotated[
-    str | None,
+    Annotated[str, Field(max_length=NOTE_MAX)] | None,
     BeforeValidator(_blank_to_none),
-    Field(default=None, max_length=NOTE_MAX, description="Why (kept in the audit trail)."),
+    Field(default=None, description="Why (kept in the audit trail)."),
 ]
 Version = Annotated[
-    int | None,
-    Field(default=None, ge=1, strict=True, description="The version the moderator saw."),
+    StoredId | None,
+    Field(default=None, description="The version the moderator saw."),
 ]
 
 
@@ -50,7 +51,7 @@ class BulkDecisionItem(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: int = Field(ge=1, strict=True)
+    id: StoredId
     action: Action
     version: Version
 
@@ -96,14 +97,19 @@ class StatusCounts(BaseModel):
 
 
 class QueuePageOut(BaseModel):
-    """One page of the review queue, newest first."""
+    """One page of the review queue, in the order asked (newest first by default)."""
 
     status: str
+    sort: str = Field(description="The order of items: newest, oldest or score.")
     items: list[QueueComment]
     next_cursor: str | None
     counts: StatusCounts
     count_limit: int = Field(
-        description="Counts stop here: a count equal to it means at least that many."
+        description="Counts not in exact_counts stop here: such a count equal to it means at"
+        " least that many."
+    )
+    exact_counts: list[str] = Field(
+        description="The statuses whose counts are exact: pending, unless the query has q."
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -34,6 +35,7 @@ from moderation.auth import require_moderator_or_site
 from moderation.auth import require_role
 from moderation.bodies import parse_json_object
 from moderation.db import get_session
+from moderation.decisions import REASON_LABELS
 from moderation.editing import revisions
 from moderation.problems import Problem
 from moderation.problems import invalid
@@ -41,12 +43,16 @@ from moderation.queue import Action
 from moderation.queue import Cursor
 from moderation.queue import QueueFilter
 from moderation.queue import QueuePage
+from moderation.queue import Sort
 from moderation.schemas import CommentOut
 from moderation.schemas import validate_model
+from moderation.storable import parse_id
 from moderation.tables import AuditEvent
 from moderation.tables import Comment
 from moderation.tables import Role
 from moderation.tables import Status
+
+AUTHOR_MAX = 100  # the length of comments.author_email
 
 
 def etag_of(comment: Comment) -> str:
@@ -112,7 +118,36 @@ def parse_filter(session: Session, args: Any) -> QueueFilter:
     q = (args.get("q") or "").strip() or None
     if q is not None and len(q) > queue.SEARCH_MAX:
         raise _bad_param("q", f"must be at most {queue.SEARCH_MAX} characters")
-    return QueueFilter(status=status, post_id=post_id, site_id=site_id, q=q)
+    author = (args.get("author") or "").strip() or None
+    if author is not None and len(author) > AUTHOR_MAX:
+        raise _bad_param("author", f"must be an email address of at most {AUTHOR_MAX} characters")
+    ip = (args.get("ip") or "").strip() or None
+    if ip is not None:
+        try:
+            ip = str(ipaddress.ip_address(ip))
+        except ValueError:
+            raise _bad_param("ip", "must be an IPv4 or IPv6 address") from None
+    reason = args.get("reason") or None
+    if reason is not None and reason not in REASON_LABELS:
+        raise _bad_param("reason", "must be one of " + ", ".join(sorted(REASON_LABELS)))
+    return QueueFilter(
+        status=status,
+        post_id=post_id,
+        site_id=site_id,
+        q=q,
+        author_email=author,
+        author_ip=ip,
+        reason=reason,
+    )
+
+
+def parse_sort(args: Any) -> Sort:
+    """Read the sort argument (default newest), or raise 422 naming the choices."""
+    raw = args.get("sort") or Sort.NEWEST.value
+    try:
+        return Sort(raw)
+    except ValueError:
+        raise _bad_param("sort", "must be one of " + ", ".join(s.value for s in Sort)) from None
 
 
 def parse_cursor(raw: str | None) -> Cursor | None:
@@ -132,29 +167,40 @@ def count_limit() -> int:
 
 @dataclass(frozen=True)
 class QueueView:
-    """The queue page a request asks for, with its capped counts (for the API and the page)."""
+    """The queue page a request asks for, with its counts (for the API and the page)."""
 
     status: str
+    sort: Sort
     page: QueuePage
     counts: dict[Status, int]
     cap: int
+    exact: frozenset[Status]
+
+
+# The pending count is exact (the queue's length); the others stop at the cap. A text
+# search caps it too: '%word%' over every pending comment is what the cap is for.
+EXACT_COUNTS = frozenset({Status.PENDING})
 
 
 def load_queue_view(session: Session, args: Mapping[str, str]) -> QueueView:
-    """Parse the queue query (status, post_id, site, q, cursor, limit) and load that page."""
+    """Parse the queue query (filters, sort, cursor, limit) and load that page."""
     queue_filter = parse_filter(session, args)
+    sort = parse_sort(args)
+    cursor = parse_cursor(args.get("cursor"))
+    if cursor is not None and cursor.sort is not sort:
+        raise _bad_param("cursor", f"belongs to sort={cursor.sort}, not sort={sort}")
     page = queue.list_queue(
-        session,
-        queue_filter,
-        cursor=parse_cursor(args.get("cursor")),
-        limit=parse_limit(args.get("limit")),
+        session, queue_filter, cursor=cursor, limit=parse_limit(args.get("limit")), sort=sort
     )
     cap = count_limit()
+    exact = EXACT_COUNTS if queue_filter.q is None else frozenset()
     return QueueView(
         status=str(queue_filter.status) if queue_filter.status else ALL_STATUSES,
+        sort=sort,
         page=page,
-        counts=queue.count_by_status(session, queue_filter, limit=cap),
+        counts=queue.count_by_status(session, queue_filter, limit=cap, exact=exact),
         cap=cap,
+        exact=exact,
     )
 
 
@@ -166,10 +212,12 @@ def list_queue() -> dict[str, Any]:
     view = load_queue_view(session, request.args)
     out = QueuePageOut(
         status=view.status,
+        sort=str(view.sort),
         items=serialize(session, view.page.items),
         next_cursor=view.page.next_cursor.encode() if view.page.next_cursor else None,
         counts=StatusCounts(**{str(status): n for status, n in view.counts.items()}),
         count_limit=view.cap,
+        exact_counts=sorted(str(status) for status in view.exact),
     )
     return out.model_dump(mode="json")
 
@@ -187,9 +235,10 @@ def _if_match_version(comment_id: int) -> int | None:
         return None
     versions = set()
     for tag in etags.as_set(include_weak=True):
-        match = ETAG_VERSION.match(tag)
-        if match and int(match.group(1)) == comment_id:
-            versions.add(int(match.group(2)))
+        match = ETAG_VERSION.match(tag or "")  # If-Match: "" names no version
+        if match and parse_id(match.group(1)) == comment_id:
+            version = parse_id(match.group(2))
+            versions.add(version if version is not None else 0)  # 0: no version matches
     if len(versions) != 1:
         raise Problem(
             409,

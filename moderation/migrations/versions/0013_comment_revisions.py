@@ -1,7 +1,7 @@
 """comment_revisions: the text a comment had before a site edited it (issue 13)
 
 Revision ID: 0013
-Revises: 0011
+Revises: 0015
 
 One row an edit, holding the replaced text; deleted with its comment (erasure, purge).
 """
@@ -12,7 +12,7 @@ from alembic import op
 from moderation.tables import UTCDateTime
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
