@@ -8,6 +8,7 @@ POSTGRES_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 export FLASK_APP := moderation
 
 .PHONY: install run test lint test-sqlite test-postgres chromium node bench clean
+.PHONY: wordpress lint-php
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +24,17 @@ install: $(VENV)/.installed
 chromium:
 	@test -x /usr/bin/chromium || { apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+
+# Debian's WordPress (6.1, with the Akismet plugin), PHP and its MySQL driver for the
+# end-to-end test of integrations/wordpress (tests/test_wordpress.py; MariaDB on :3306).
+wordpress:
+	@test -f /usr/share/wordpress/wp-comments-post.php && command -v php >/dev/null && command -v mysql >/dev/null && \
+	  php -m | grep -qx mysqli || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wordpress php-cli php-mysql mariadb-client >/dev/null; }
+
+# Every PHP file of the integrations parses (php -l).
+lint-php: wordpress
+	@find integrations -name '*.php' -print0 | xargs -0 -n1 php -l >/dev/null
 
 # The npm packages the tests drive (akismet-api, axe-core), exactly as the lockfile pins them.
 node_modules/.installed: package-lock.json
@@ -44,13 +56,13 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-test-sqlite: install chromium node
+test-sqlite: install chromium node wordpress
 	$(BIN)/pytest
 
-test-postgres: install chromium node
+test-postgres: install chromium node wordpress
 	MODERATION_TEST_DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest
 
-test: lint test-sqlite test-postgres
+test: lint lint-php test-sqlite test-postgres
 
 bench: install
 	$(BIN)/python bench/intake.py

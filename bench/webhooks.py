@@ -104,6 +104,12 @@ def last_line(args: list[str], env: dict[str, str]) -> str:
     return out.strip().splitlines()[-1]
 
 
+def cpu_seconds(pid: int) -> float:
+    """Return the user+system CPU a process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -217,6 +223,8 @@ def main() -> None:
     if changes < args.changes:
         post_round(args.changes - changes)
         changes = args.changes
+    worker_cpu = cpu_seconds(worker.pid)
+    own_cpu = time.process_time()
     started = time.perf_counter()
     for comment_id in comment_ids[:changes]:
         current = client.get(f"/api/v1/comments/{comment_id}", headers=admin).get_json()
@@ -230,6 +238,8 @@ def main() -> None:
             break
         time.sleep(0.1)
     waited = time.perf_counter() - started
+    worker_cpu = cpu_seconds(worker.pid) - worker_cpu
+    own_cpu = time.process_time() - own_cpu
     arrived = receiver.of_type("comment.status_changed")
     unique = {}
     for _kind, msg_id, latency in arrived:
@@ -238,6 +248,10 @@ def main() -> None:
     print(
         f"{changes} status changes made in {made_in:.1f} s ({changes / made_in:.0f}/s);"
         f" {len(unique)} delivered ({len(arrived) - len(unique)} duplicates) after {waited:.1f} s"
+    )
+    print(
+        f"CPU: the worker {worker_cpu * 1000 / changes:.1f} ms a delivery; the app making"
+        f" the changes {own_cpu * 1000 / changes:.1f} ms a change (GET + POST)"
     )
     if latencies:
         print(

@@ -289,6 +289,19 @@ def require_any(view: F) -> F:
     return wrapped  # type: ignore[return-value]
 
 
+def require_moderator_or_site(view: F) -> F:
+    """Let a moderator, or a site (acting on its own comments: the view checks), call it."""
+
+    @functools.wraps(view)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        principal = current_principal()
+        if principal is None or principal.kind is not PrincipalKind.SITE:
+            check_role(principal, Role.MODERATOR)
+        return view(*args, **kwargs)
+
+    return wrapped  # type: ignore[return-value]
+
+
 class SessionUser:
     """The Flask-Login user object: a User reached through a live LoginSession row."""
 

@@ -83,6 +83,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "WEBHOOKS_RETRY_WINDOW_SECONDS": 86400.0,
         "WEBHOOKS_LEASE_SECONDS": 60.0,
         "WEBHOOKS_SWEEP_AFTER_SECONDS": 60.0,
+        # How long a process trusts its list of a site's endpoints (changes made in the
+        # same process apply at once; 0: read them with every event).
+        "WEBHOOKS_ENDPOINTS_TTL_SECONDS": 2.0,
         # Moderator e-mail (moderation.mail): SMTP; no SMTP_HOST = mail is logged, not sent.
         "SMTP_HOST": None,
         "SMTP_PORT": 25,

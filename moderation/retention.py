@@ -97,15 +97,19 @@ def _count(session: Session, table: type[Comment] | type[FloodMark], *where: Any
     return session.scalar(select(func.count()).select_from(table).where(*where)) or 0
 
 
-def erase_commenter(session: Session, email: str) -> ErasureResult:
-    """Delete every comment by `email` (any site, any case), their history and flood marks.
+def erase_commenter(session: Session, email: str, site_id: int | None = None) -> ErasureResult:
+    """Delete every comment by `email` (any case), their history and flood marks.
 
+    On every site, or on `site_id` alone (a site erasing its own commenter's data).
     Other people's replies to them stay, as top-level comments of the same post.
     """
     address = email.strip().lower()
     theirs = func.lower(Comment.author_email) == address
     mine = aliased(Comment)  # an alias, so the subquery never correlates to the UPDATE
     their_ids = select(mine.id).where(func.lower(mine.author_email) == address)
+    if site_id is not None:
+        theirs = theirs & (Comment.site_id == site_id)
+        their_ids = their_ids.where(mine.site_id == site_id)
     ip_keys = [
         FloodMark.key_of(site_id, FloodKind.IP, ip)
         for site_id, ip in session.execute(
@@ -129,15 +133,17 @@ def erase_commenter(session: Session, email: str) -> ErasureResult:
     deleted = session.execute(
         delete(Comment).where(theirs).execution_options(synchronize_session=False)
     ).rowcount
+    email_marks = (
+        FloodMark.key.like(
+            "%" + escape_like(FloodMark.key_of("", FloodKind.EMAIL, address)),
+            escape=LIKE_ESCAPE,
+        )
+        if site_id is None
+        else FloodMark.key == FloodMark.key_of(site_id, FloodKind.EMAIL, address)
+    )
     marks = session.execute(
         delete(FloodMark)
-        .where(
-            FloodMark.key.like(
-                "%" + escape_like(FloodMark.key_of("", FloodKind.EMAIL, address)),
-                escape=LIKE_ESCAPE,
-            )
-            | FloodMark.key.in_(ip_keys)
-        )
+        .where(email_marks | FloodMark.key.in_(ip_keys))
         .execution_options(synchronize_session=False)
     ).rowcount
     # Akismet submissions about comments never checked here (labelled examples) too.

@@ -261,6 +261,21 @@ class AuditEvent(Base):
     __table_args__ = (Index("ix_audit_events_comment", "comment_id", "at"),)
 
 
+class CommentRevision(Base):
+    """The text a comment had before its site replaced it (the comment holds the new one)."""
+
+    __tablename__ = "comment_revisions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int] = mapped_column(ForeignKey("comments.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    actor: Mapped[str] = mapped_column(String(254))
+    content_raw: Mapped[str] = mapped_column(Text)
+    content_html: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (Index("ix_comment_revisions_comment", "comment_id", "at"),)
+
+
 class FloodKind(enum.StrEnum):
     """What a flood mark counts comments by."""
 

@@ -72,6 +72,15 @@ class TaskQueue:
 
     huey: Huey
     tasks: dict[str, TaskWrapper] = field(default_factory=dict)
+    _ready: bool = False
+
+    def ready(self) -> Huey:
+        """Return huey with its storage's tables made (once per process; idempotent)."""
+        if not self._ready:
+            if isinstance(self.huey, SqliteHuey):
+                self.huey.storage.initialize_schema()
+            self._ready = True
+        return self.huey
 
 
 def make_huey(url: str, name: str = "moderation") -> Huey:
@@ -85,7 +94,9 @@ def make_huey(url: str, name: str = "moderation") -> Huey:
         # No fsync: an enqueue costs 0.04 ms instead of 5 ms on the request's path. A
         # message lost in an OS crash is found again by its task's sweep (the database,
         # not the queue, is the record of what is due).
-        return SqliteHuey(name, filename=path, fsync=False, **options)
+        # create_tables=False: building the app opens no file; the tables are made by
+        # the first enqueue or the worker's start (TaskQueue.ready).
+        return SqliteHuey(name, filename=path, fsync=False, create_tables=False, **options)
     raise ValueError("MODERATION_QUEUE_URL must be sqlite:///PATH or redis://HOST:PORT/DB")
 
 
@@ -133,8 +144,10 @@ def enqueue(app: Flask, name: str, *args: Any, eta: datetime | None = None) -> b
     Callers must not depend on the enqueue for correctness: every task has a sweep that
     finds work whose enqueue was lost (the database is the source of truth).
     """
-    task = queue_of(app).tasks[name]
+    queue = queue_of(app)
+    task = queue.tasks[name]
     try:
+        queue.ready()
         if eta is None:
             task(*args)
         else:
@@ -148,14 +161,18 @@ def enqueue(app: Flask, name: str, *args: Any, eta: datetime | None = None) -> b
 def make_consumer(app: Flask, workers: int | None = None) -> Any:
     """Return a huey consumer for the app's queue (threads; short polls)."""
     config = app.config
-    return queue_of(app).huey.create_consumer(
-        workers=int(workers or config["QUEUE_WORKERS"]),
-        worker_type="thread",
-        periodic=True,
-        initial_delay=0.05,
-        backoff=1.15,
-        max_delay=float(config["QUEUE_POLL_SECONDS"]),
-        check_worker_health=True,
+    return (
+        queue_of(app)
+        .ready()
+        .create_consumer(
+            workers=int(workers or config["QUEUE_WORKERS"]),
+            worker_type="thread",
+            periodic=True,
+            initial_delay=0.05,
+            backoff=1.15,
+            max_delay=float(config["QUEUE_POLL_SECONDS"]),
+            check_worker_health=True,
+        )
     )
 
 

@@ -507,3 +507,29 @@ def test_a_receiver_that_trickles_its_answer_is_cut_at_the_timeout(app, client, 
         row = s.get(WebhookDelivery, delivery_id)
         assert row.status is DeliveryStatus.PENDING
         assert "no complete answer within 1 s" in row.last_error
+
+
+def test_the_endpoint_list_is_remembered_for_its_ttl_only(app, client, creds, site_api, receiver):
+    """Another process's new endpoint is seen once the TTL passes; this process's at once."""
+    from moderation.webhooks.outbox import ENDPOINT_CACHE
+    from moderation.webhooks.outbox import EndpointCache
+
+    now = [100.0]
+    app.extensions[ENDPOINT_CACHE] = EndpointCache(2.0, clock=lambda: now[0])
+    site_api.post()  # remembers: no endpoint
+    with db.new_session(app, write=True) as s:  # as another host would add it
+        blog = s.scalar(select(Comment.site_id))
+        s.add(
+            WebhookEndpoint(site_id=blog, url=receiver.url, events=ALL_EVENTS, secret="whsec_QUJD")
+        )
+        s.commit()
+    site_api.post()
+    assert count(app, WebhookEvent) == 0
+    now[0] += 2.0
+    site_api.post()
+    assert count(app, WebhookEvent) == 1
+    # A change through this process's API applies at once.
+    endpoint_id = client.get(HOOKS, headers=creds.headers("site")).get_json()["items"][0]["id"]
+    client.patch(f"{HOOKS}/{endpoint_id}", json={"enabled": False}, headers=creds.headers("site"))
+    site_api.post()
+    assert count(app, WebhookEvent) == 1

@@ -22,6 +22,7 @@ from moderation.webhooks.endpoints import EndpointPatch
 from moderation.webhooks.endpoints import change_endpoint
 from moderation.webhooks.endpoints import delivery_log
 from moderation.webhooks.endpoints import redeliver
+from moderation.webhooks.outbox import forget_endpoints
 
 
 def _endpoint(endpoint_id: int) -> WebhookEndpoint:
@@ -84,6 +85,7 @@ def enable_webhook_form(endpoint_id: int) -> Response:
     endpoint = _endpoint(endpoint_id)
     change_endpoint(session, endpoint, EndpointPatch(enabled=True), allow_private=True)
     session.commit()
+    forget_endpoints(current_app)
     sweep(current_app._get_current_object(), endpoint_id=endpoint_id)  # type: ignore[attr-defined]
     flash(f"Endpoint {endpoint_id} is enabled again.", "info")
     return redirect(url_for("admin.webhooks_page"))

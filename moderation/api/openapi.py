@@ -9,6 +9,8 @@ from pydantic.json_schema import models_json_schema
 
 from moderation.api.admin import ADMIN_MODELS
 from moderation.api.admin import openapi_paths as admin_paths
+from moderation.api.edits import EDIT_MODELS
+from moderation.api.edits import openapi_paths as edit_paths
 from moderation.api.openapi_parts import REF
 from moderation.api.openapi_parts import complete_responses
 from moderation.api.openapi_parts import json_response
@@ -17,6 +19,8 @@ from moderation.api.openapi_parts import mark_nul_free
 from moderation.api.openapi_parts import param
 from moderation.api.openapi_parts import problem
 from moderation.api.openapi_parts import ref
+from moderation.api.privacy import PRIVACY_MODELS
+from moderation.api.privacy import openapi_paths as privacy_paths
 from moderation.api.queue import QUEUE_MODELS
 from moderation.api.queue import openapi_paths as queue_paths
 from moderation.api.views import bp
@@ -33,6 +37,8 @@ DOCUMENTED_MODELS: list[type[BaseModel]] = [
     PostCommentsPage,
     *QUEUE_MODELS,
     *ADMIN_MODELS,
+    *EDIT_MODELS,
+    *PRIVACY_MODELS,
     *WEBHOOK_MODELS,
 ]
 
@@ -119,6 +125,8 @@ def build_document() -> dict[str, Any]:
             },
             **queue_paths(),
             **admin_paths(),
+            **edit_paths(),
+            **privacy_paths(),
             **webhook_paths(),
         },
     }

@@ -30,6 +30,7 @@ from moderation.webhooks.endpoints import EndpointPatch
 from moderation.webhooks.endpoints import change_endpoint
 from moderation.webhooks.endpoints import create_endpoint
 from moderation.webhooks.endpoints import endpoint_out
+from moderation.webhooks.outbox import forget_endpoints
 
 PATH = "/webhooks"
 
@@ -81,6 +82,7 @@ def create_webhook() -> tuple[dict[str, Any], int, dict[str, str]]:
         raise Problem(404, "Not Found", "The site of this key no longer exists.")
     endpoint = create_endpoint(session, site, data, allow_private=_allow_private())
     session.commit()
+    forget_endpoints(current_app)
     body = EndpointCreated(**endpoint_out(endpoint, site.name), secret=endpoint.secret)
     location = url_for("api.get_webhook", endpoint_id=endpoint.id)
     return body.model_dump(mode="json"), 201, {"Location": location}
@@ -116,6 +118,7 @@ def change_webhook(endpoint_id: int) -> dict[str, Any]:
     session = get_session()
     reenabled = change_endpoint(session, endpoint, data, allow_private=_allow_private())
     session.commit()
+    forget_endpoints(current_app)
     if reenabled:
         sweep(current_app._get_current_object(), endpoint_id=endpoint.id)  # type: ignore[attr-defined]
     return endpoint_out(endpoint, _site_names({endpoint.site_id})[endpoint.site_id])
@@ -128,4 +131,5 @@ def delete_webhook(endpoint_id: int) -> tuple[str, int]:
     session = get_session()
     session.delete(endpoint)
     session.commit()
+    forget_endpoints(current_app)
     return "", 204

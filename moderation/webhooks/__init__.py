@@ -19,7 +19,9 @@ from moderation.webhooks.delivery import SWEEP
 from moderation.webhooks.delivery import catch_up
 from moderation.webhooks.delivery import deliver
 from moderation.webhooks.delivery import periodic_sweep
+from moderation.webhooks.outbox import ENDPOINT_CACHE
 from moderation.webhooks.outbox import NEW_DELIVERIES
+from moderation.webhooks.outbox import EndpointCache
 from moderation.webhooks.outbox import record_event
 from moderation.webhooks.outbox import status_changed
 from moderation.webhooks.outbox import take_new_deliveries
@@ -29,6 +31,8 @@ __all__ = ["EventType", "init_app", "record_event", "status_changed"]
 
 def init_app(app: Flask) -> None:
     """Register the delivery tasks and enqueue each transaction's deliveries after its commit."""
+    ttl = float(app.config["WEBHOOKS_ENDPOINTS_TTL_SECONDS"])
+    app.extensions[ENDPOINT_CACHE] = EndpointCache(ttl)
     taskqueue.register(app, DELIVER, deliver)
     taskqueue.register(app, SWEEP, periodic_sweep, every_minute=True)
     taskqueue.on_worker_start(app, catch_up)

@@ -37,6 +37,7 @@ from moderation.tables import WebhookDelivery
 from moderation.tables import WebhookEndpoint
 from moderation.tables import WebhookEvent
 from moderation.tables import utcnow
+from moderation.webhooks.outbox import forget_endpoints
 from moderation.webhooks.sender import Outcome
 from moderation.webhooks.sender import send
 
@@ -189,6 +190,8 @@ def finish(
             else:
                 delivery.next_attempt_at = retry_at
         session.commit()
+    if delivery.status is DeliveryStatus.FAILED:
+        forget_endpoints(app)  # the endpoint was disabled: stop recording events for it here
     return delivery.status is not DeliveryStatus.PENDING, retry_at
 
 

@@ -10,9 +10,14 @@ whose enqueue was lost).
 from __future__ import annotations
 
 import secrets
+import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from flask import Flask
+from flask import current_app
+from flask import has_app_context
 from sqlalchemy import insert
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -57,14 +62,67 @@ _INSERT_EVENT = insert(WebhookEvent.__table__).returning(WebhookEvent.__table__.
 _INSERT_DELIVERY = insert(WebhookDelivery.__table__).returning(WebhookDelivery.__table__.c.id)
 
 
+ENDPOINT_CACHE = "moderation.webhooks.endpoints"
+Listing = list[tuple[int, list[str]]]
+
+
+class EndpointCache:
+    """Per-process memory of each site's enabled endpoints, trusted for `ttl` seconds.
+
+    Saves the intake a query per comment. Changes made in this process (the API, the
+    admin page, a delivery disabling an endpoint) clear it at once; other processes and
+    hosts see them within WEBHOOKS_ENDPOINTS_TTL_SECONDS.
+    """
+
+    def __init__(self, ttl: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._sites: dict[int, tuple[float, Listing]] = {}
+
+    def get(self, site_id: int) -> Listing | None:
+        """Return the site's endpoints if read less than ttl seconds ago."""
+        entry = self._sites.get(site_id)
+        if entry is None or self._clock() - entry[0] >= self.ttl:
+            return None
+        return entry[1]
+
+    def put(self, site_id: int, listing: Listing) -> None:
+        """Remember the site's endpoints as just read."""
+        if self.ttl > 0:
+            self._sites[site_id] = (self._clock(), listing)
+
+    def clear(self) -> None:
+        """Forget everything (an endpoint changed in this process)."""
+        self._sites.clear()
+
+
+def forget_endpoints(app: Flask) -> None:
+    """Drop this process's remembered endpoints, so a change here applies at once."""
+    cache = app.extensions.get(ENDPOINT_CACHE)
+    if cache is not None:
+        cache.clear()
+
+
+def _listing(session: Session, site_id: int) -> Listing:
+    cache: EndpointCache | None = (
+        current_app.extensions.get(ENDPOINT_CACHE) if has_app_context() else None
+    )
+    listing = cache.get(site_id) if cache is not None else None
+    if listing is None:
+        rows = session.execute(
+            select(_ENDPOINTS.c.id, _ENDPOINTS.c.events).where(
+                _ENDPOINTS.c.site_id == site_id, _ENDPOINTS.c.enabled.is_(True)
+            )
+        )
+        listing = [(endpoint_id, list(events or [])) for endpoint_id, events in rows]
+        if cache is not None:
+            cache.put(site_id, listing)
+    return listing
+
+
 def subscribers(session: Session, site_id: int, event_type: EventType) -> list[int]:
     """Return the ids of the site's enabled endpoints that want this event."""
-    rows = session.execute(
-        select(_ENDPOINTS.c.id, _ENDPOINTS.c.events).where(
-            _ENDPOINTS.c.site_id == site_id, _ENDPOINTS.c.enabled.is_(True)
-        )
-    )
-    return [endpoint_id for endpoint_id, events in rows if str(event_type) in (events or [])]
+    return [e for e, events in _listing(session, site_id) if str(event_type) in events]
 
 
 def record_event(

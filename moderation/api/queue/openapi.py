@@ -101,7 +101,8 @@ def openapi_paths() -> dict[str, Any]:
                 "description": "Send the version seen (body or If-Match: the ETag); a"
                 " comment changed meanwhile answers 409 and nothing changes. `pending`"
                 " puts a decided comment back in the queue (undo); it is recorded in the"
-                " audit trail and is no label for retraining.",
+                " audit trail and is no label for retraining. A site key may decide on its own"
+                " site's comments (the site is the audit event's actor).",
                 "parameters": [
                     comment_id,
                     param("action", "path", "string", "", enum=[a.value for a in Action]),

@@ -124,11 +124,23 @@ class AuditEventOut(BaseModel):
     note: str | None
 
 
+class RevisionOut(BaseModel):
+    """A text the comment had before its site edited it."""
+
+    at: datetime
+    actor: str
+    content_raw: str
+    content_html: str
+
+
 class CommentHistory(BaseModel):
     """A comment and every change of its status, oldest first."""
 
     comment: QueueComment
     history: list[AuditEventOut]
+    revisions: list[RevisionOut] = Field(
+        default=[], description="Its earlier texts (before each edit by its site), oldest first."
+    )
 
 
 class DecisionOut(BaseModel):

@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import current_app
 from flask import request
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.http import parse_etags
 
@@ -26,13 +27,16 @@ from moderation.api.queue.schemas import DecisionOut
 from moderation.api.queue.schemas import ParentExcerpt
 from moderation.api.queue.schemas import QueueComment
 from moderation.api.queue.schemas import QueuePageOut
+from moderation.api.queue.schemas import RevisionOut
 from moderation.api.queue.schemas import StatusCounts
 from moderation.api.views import bp
 from moderation.auth import current_principal
+from moderation.auth import require_moderator_or_site
 from moderation.auth import require_role
 from moderation.bodies import parse_json_object
 from moderation.db import get_session
 from moderation.decisions import REASON_LABELS
+from moderation.editing import revisions
 from moderation.problems import Problem
 from moderation.problems import invalid
 from moderation.queue import Action
@@ -246,7 +250,7 @@ def _if_match_version(comment_id: int) -> int | None:
 
 
 @bp.post("/comments/<int:comment_id>/<any(approve, reject, spam, pending):action>")
-@require_role(Role.MODERATOR)
+@require_moderator_or_site
 def decide_comment(comment_id: int, action: str) -> tuple[dict[str, Any], int, dict[str, str]]:
     """Approve, reject, mark as spam or put back to pending (409 if changed since `version`)."""
     body = validate_model(DecisionIn, parse_json_object(request))
@@ -254,6 +258,7 @@ def decide_comment(comment_id: int, action: str) -> tuple[dict[str, Any], int, d
     if body.version is not None and header_version is not None and body.version != header_version:
         raise invalid({"version": ["differs from the version named by If-Match"]})
     session = get_session()
+    check_own_comment(session, comment_id)
     result = queue.apply_decision(
         session,
         comment_id,
@@ -292,6 +297,16 @@ def decide_comments() -> dict[str, Any]:
     return out.model_dump(mode="json")
 
 
+def check_own_comment(session: Session, comment_id: int) -> None:
+    """Raise 404 when a site decides on a comment that is not its own (moderators pass)."""
+    site = current_principal().site
+    if site is None:
+        return
+    owner = session.scalar(select(Comment.site_id).where(Comment.id == comment_id))
+    if owner != site.id:
+        raise queue.not_found(comment_id)
+
+
 def event_out(event: AuditEvent) -> AuditEventOut:
     """Serialize an audit event."""
     return AuditEventOut(
@@ -315,5 +330,11 @@ def comment_history(comment_id: int) -> tuple[dict[str, Any], int, dict[str, str
     out = CommentHistory(
         comment=serialize(session, [comment])[0],
         history=[event_out(e) for e in queue.history(session, comment_id)],
+        revisions=[
+            RevisionOut(
+                at=r.at, actor=r.actor, content_raw=r.content_raw, content_html=r.content_html
+            )
+            for r in revisions(session, comment_id)
+        ],
     )
     return out.model_dump(mode="json"), 200, {"ETag": etag_of(comment)}
