@@ -23,7 +23,7 @@ from tests.test_classifier import READER_WITH_LINK
 from tests.test_classifier import import_shipped
 from tests.test_training import model_cli  # noqa: F401 (a fixture)
 
-SPAM_TEXT = "FREE iPhone giveaway!!! Click http://free-iphone.example.com now"
+SPAM_TEXT = "Check out my channel and subscribe, free iPhone giveaway!!! http://bit.ly/2xyz"
 READER_TEXT = "Thanks for the clear write-up, the second example helped me a lot."
 
 
