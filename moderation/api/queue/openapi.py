@@ -62,7 +62,13 @@ def openapi_paths() -> dict[str, Any]:
                     param("site", "query", "string", "Only this site (by name)."),
                     param("q", "query", "string", "Search author name, email and text."),
                     param("author", "query", "string", "Only this author (exact email)."),
-                    param("ip", "query", "string", "Only from this IP address (v4 or v6)."),
+                    param(
+                        "ip",
+                        "query",
+                        "string",
+                        "Only from this IP address (v4 or v6).",
+                        anyOf=[{"format": "ipv4"}, {"format": "ipv6"}],
+                    ),
                     param(
                         "reason",
                         "query",
