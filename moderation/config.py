@@ -17,7 +17,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "DATABASE_URL": "sqlite:///" + os.path.join(instance_path, "moderation.sqlite"),
         "SECRET_KEY": None,
         "MAX_CONTENT_LENGTH": 1024 * 1024,
-        "DB_CONNECT_TIMEOUT": 2,
+        "DB_CONNECT_TIMEOUT": 1.5,
         # Every wait of a request on the database is bounded (seconds; see db.Timeouts):
         # a frozen database answers 503 within about 2 s instead of blocking the workers.
         "DB_STATEMENT_TIMEOUT": 1.5,

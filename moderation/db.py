@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ def escape_like(text: str) -> str:
 class Timeouts:
     """How long a request may wait on the database, in seconds (0: no limit)."""
 
-    connect: float = 2.0  # libpq's minimum is 2 s
+    connect: float = 1.5  # in a request; libpq itself waits at least 2 s (see connect_within)
     statement: float = 1.5  # server-side statement_timeout, and the wait for any answer
     lock: float = 1.0  # PostgreSQL lock_timeout
     pool: float = 1.0  # waiting for a free pooled connection
@@ -83,7 +84,7 @@ def make_engine(url: str, timeouts: Timeouts | None = None) -> Engine:
         # fails once, SQLAlchemy then drops every pooled connection older than it.
         pool_pre_ping=False,
         connect_args={
-            "connect_timeout": max(2, round(timeouts.connect)),
+            "connect_timeout": max(2, math.ceil(timeouts.connect)),
             "options": f"-c statement_timeout={_ms(timeouts.statement)}"
             f" -c lock_timeout={_ms(timeouts.lock)}",
         },
@@ -98,10 +99,14 @@ def _ms(seconds: float) -> int:
 
 def _configure_postgresql(engine: Engine, timeouts: Timeouts) -> None:
     from moderation.pg_connection import BoundedConnection
+    from moderation.pg_connection import connect_within
 
     @event.listens_for(engine, "do_connect")
     def _connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> Any:
-        connection = BoundedConnection.connect(*cargs, **cparams)
+        if has_request_context() and timeouts.connect:
+            connection = connect_within(timeouts.connect, *cargs, **cparams)
+        else:
+            connection = BoundedConnection.connect(*cargs, **cparams)
         connection.answer_timeout = timeouts.statement or None
         return connection
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import psycopg
@@ -35,3 +36,35 @@ class BoundedConnection(psycopg.Connection):
             raise DatabaseNotAnswering(
                 f"the database server did not answer within {limit} s"
             ) from None
+
+
+def connect_within(seconds: float, *cargs: Any, **cparams: Any) -> BoundedConnection:
+    """Connect, giving up after `seconds` (libpq will not wait less than 2 s by itself).
+
+    The attempt runs in a thread of its own; when it gives up, that thread finishes the
+    attempt (bounded by connect_timeout) and closes any connection it made too late.
+    """
+    outcome: dict[str, Any] = {}
+    abandoned = threading.Event()
+
+    def attempt() -> None:
+        try:
+            connection = BoundedConnection.connect(*cargs, **cparams)
+        except BaseException as exc:  # handed to the caller, never lost in the thread
+            outcome["error"] = exc
+            return
+        outcome["connection"] = connection
+        if abandoned.is_set():
+            connection.close()
+
+    thread = threading.Thread(target=attempt, name="pg-connect", daemon=True)
+    thread.start()
+    thread.join(seconds)
+    if thread.is_alive():
+        abandoned.set()
+        if "connection" in outcome:  # made it between the join and the flag
+            return outcome["connection"]
+        raise DatabaseNotAnswering(f"the database server did not answer within {seconds} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["connection"]
