@@ -12,13 +12,13 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from moderation.auth import SiteIdentity
 from moderation.auth import site_actor
-from moderation.decisions import Signals
 from moderation.decisions import decide
-from moderation.decisions import rule_fields
 from moderation.intake import Assessment
 from moderation.intake import dedupe_key
 from moderation.intake import duplicate_problem
+from moderation.intake import received_signals
 from moderation.problems import Problem
+from moderation.rescore import known_author
 from moderation.schemas import CommentIn
 from moderation.settings import ModerationSettings
 from moderation.tables import AuditEvent
@@ -59,21 +59,6 @@ def edited_input(comment: Comment, content: str) -> CommentIn:
     )
 
 
-def _known_author(session: Session, comment: Comment) -> bool:
-    """Return whether the author has another approved comment on this site."""
-    found = session.scalar(
-        select(Comment.id)
-        .where(
-            Comment.site_id == comment.site_id,
-            Comment.author_email == comment.author_email,
-            Comment.status == Status.APPROVED,
-            Comment.id != comment.id,
-        )
-        .limit(1)
-    )
-    return found is not None
-
-
 def replace_content(
     session: Session,
     site: SiteIdentity,
@@ -106,22 +91,7 @@ def replace_content(
     if clash is not None:
         raise duplicate_problem()
     score = assessment.score
-    verdict = decide(
-        Signals(
-            fields=rule_fields(
-                author_name=comment.author_name,
-                author_email=comment.author_email,
-                author_url=comment.author_url,
-                content=data.content,
-                author_ip=comment.author_ip,
-                user_agent=comment.user_agent,
-            ),
-            link_count=assessment.clean.link_count,
-            score=score,
-            known_author=_known_author(session, comment),
-        ),
-        settings,
-    )
+    verdict = decide(received_signals(data, assessment, known_author(session, comment)), settings)
     revision = CommentRevision(
         comment_id=comment.id,
         at=now,

@@ -215,6 +215,23 @@ def assess(holder: ClassifierHolder, data: CommentIn, settings: ModerationSettin
     )
 
 
+def received_signals(data: CommentIn, assessment: Assessment, known_author: bool) -> Signals:
+    """Return the decision's inputs for a comment as received (its fields, links, score)."""
+    return Signals(
+        fields=rule_fields(
+            author_name=data.author_name,
+            author_email=data.author_email,
+            author_url=data.author_url,
+            content=data.content,
+            author_ip=data.author_ip,
+            user_agent=data.user_agent,
+        ),
+        link_count=assessment.clean.link_count,
+        score=assessment.score,
+        known_author=known_author,
+    )
+
+
 def submit_comment(
     session: Session,
     site: SiteIdentity,
@@ -234,20 +251,7 @@ def submit_comment(
     claim_flood_slots(session, site, data, now, flood_seconds)
 
     score = assessment.score
-    signals = Signals(
-        fields=rule_fields(
-            author_name=data.author_name,
-            author_email=data.author_email,
-            author_url=data.author_url,
-            content=data.content,
-            author_ip=data.author_ip,
-            user_agent=data.user_agent,
-        ),
-        link_count=assessment.clean.link_count,
-        score=score,
-        known_author=known,
-    )
-    verdict = decide(signals, settings)
+    verdict = decide(received_signals(data, assessment, known), settings)
     row: dict[str, Any] = {
         "site_id": site.id,
         "post_id": data.post_id,
