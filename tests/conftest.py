@@ -96,9 +96,8 @@ def empty_tables(app: Flask) -> None:
                 conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 (table names)
 
 
-@pytest.fixture
-def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
-    """Return the test configuration; tests may change it before `app` is built."""
+def base_config(database_url: str, directory: Path) -> dict[str, Any]:
+    """Return the test configuration of an app whose files live in `directory`."""
     return {
         "TESTING": True,
         "SECRET_KEY": "test-secret",
@@ -111,11 +110,17 @@ def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
         "JOB_RUNNER": "none",
         # Cheap hashing keeps fixtures fast; production uses werkzeug's scrypt default.
         "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-        "ARTIFACTS_DIR": str(tmp_path / "artifacts"),
+        "ARTIFACTS_DIR": str(directory / "artifacts"),
         # The task queue: a SQLite file of this test's own; no worker runs it unless a
         # test starts one (tests/worker_support.py).
-        "QUEUE_URL": "sqlite:///" + str(tmp_path / "queue.sqlite"),
+        "QUEUE_URL": "sqlite:///" + str(directory / "queue.sqlite"),
     }
+
+
+@pytest.fixture
+def app_config(database_url: str, tmp_path: Path) -> dict[str, Any]:
+    """Return the test configuration; tests may change it before `app` is built."""
+    return base_config(database_url, tmp_path)
 
 
 @pytest.fixture

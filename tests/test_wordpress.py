@@ -33,6 +33,7 @@ from moderation.tables import AuditEvent
 from moderation.tables import Comment
 from moderation.tables import Role
 from moderation.tables import WebhookDelivery
+from tests.conftest import base_config
 from tests.conftest import empty_tables
 from tests.wordpress_support import INTEGRATION
 from tests.wordpress_support import PLUGIN
@@ -59,16 +60,8 @@ def service(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
     artifacts = tmp_path_factory.mktemp("service")
     app = create_app(
         {
-            "TESTING": True,
-            "SECRET_KEY": "test-secret",
-            "DATABASE_URL": database_url,
-            "CLASSIFIER_POLL_SECONDS": 0.0,
-            "SETTINGS_TTL_SECONDS": 0.0,
-            "CLASSIFIER_RESCORE_ON_LOAD": False,
-            "JOB_RUNNER": "none",
-            "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
+            **base_config(database_url, artifacts),
             "ARTIFACTS_DIR": str(artifacts),
-            "QUEUE_URL": "sqlite:///" + str(artifacts / "queue.sqlite"),
             "FLOOD_SECONDS": 0,  # every comment comes from 127.0.0.1
             "WEBHOOKS_ALLOW_PRIVATE": True,
         }
