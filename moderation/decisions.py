@@ -117,6 +117,15 @@ def stored_signals(comment: Any, score: Score | None, known_author: bool) -> Sig
     )
 
 
+def apply_verdict(comment: Any, verdict: Verdict, score: Score | None) -> None:
+    """Set a stored comment's status, score and reasons from a decision (no flush)."""
+    comment.status = verdict.status
+    comment.spam_score = score.spam_probability if score else None
+    comment.spam_score_without_links = score.without_links if score else None
+    comment.classifier_version = score.version if score else None
+    comment.reasons = [reason.as_dict() for reason in verdict.reasons]
+
+
 def find_word(words: tuple[str, ...], fields: dict[str, str]) -> tuple[str, str] | None:
     """Return (word, field) for the first listed word found in any field, ignoring case."""
     lowered = {name: value.casefold() for name, value in fields.items() if value}

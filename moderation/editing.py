@@ -12,6 +12,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from moderation.auth import SiteIdentity
 from moderation.auth import site_actor
+from moderation.decisions import apply_verdict
 from moderation.decisions import decide
 from moderation.intake import Assessment
 from moderation.intake import dedupe_key
@@ -90,7 +91,6 @@ def replace_content(
     )
     if clash is not None:
         raise duplicate_problem()
-    score = assessment.score
     verdict = decide(received_signals(data, assessment, known_author(session, comment)), settings)
     revision = CommentRevision(
         comment_id=comment.id,
@@ -104,11 +104,7 @@ def replace_content(
     note = f"edited by {site_actor(site.name)}: text replaced and checked again"
     comment.content_raw = data.content
     comment.content_html = assessment.clean.html
-    comment.status = verdict.status
-    comment.spam_score = score.spam_probability if score else None
-    comment.spam_score_without_links = score.without_links if score else None
-    comment.classifier_version = score.version if score else None
-    comment.reasons = [reason.as_dict() for reason in verdict.reasons]
+    apply_verdict(comment, verdict, assessment.score)
     comment.dedupe_key = None if verdict.status is Status.REJECTED else key
     comment.updated_at = now
     session.add(

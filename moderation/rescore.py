@@ -28,6 +28,7 @@ from moderation.classifier import ClassifierUnavailable
 from moderation.classifier import Doc
 from moderation.classifier import Score
 from moderation.decisions import ReasonCode
+from moderation.decisions import apply_verdict
 from moderation.decisions import decide
 from moderation.decisions import stored_signals
 from moderation.settings import ModerationSettings
@@ -137,11 +138,7 @@ def apply_score(
     before = comment.status
     try:
         with session.begin_nested():
-            comment.status = verdict.status
-            comment.spam_score = score.spam_probability
-            comment.spam_score_without_links = score.without_links
-            comment.classifier_version = score.version
-            comment.reasons = [reason.as_dict() for reason in verdict.reasons]
+            apply_verdict(comment, verdict, score)
             comment.updated_at = now
             if comment.status is Status.REJECTED:  # decide() never rejects; kept honest
                 comment.dedupe_key = None
