@@ -167,7 +167,13 @@ def finish(
     """Store an attempt's outcome; return (line may go on, retry time if one is due)."""
     now = utcnow()
     with db.new_session(app, write=True) as session:
-        delivery = session.get(D, held.delivery_id)
+        # The delivery and its endpoint in one query (was two lookups per delivery).
+        found = session.execute(
+            select(D, WebhookEndpoint)
+            .outerjoin(WebhookEndpoint, WebhookEndpoint.id == D.endpoint_id)
+            .where(D.id == held.delivery_id)
+        ).first()
+        delivery, endpoint = found if found is not None else (None, None)
         if (
             delivery is None
             or delivery.status is not DeliveryStatus.PENDING
@@ -175,7 +181,6 @@ def finish(
         ):
             logger.info("delivery %s was taken over meanwhile", held.delivery_id)
             return False, None
-        endpoint = session.get(WebhookEndpoint, held.endpoint_id)
         delivery.last_status_code = outcome.status_code
         delivery.last_error = outcome.error
         delivery.lease_until = None
