@@ -7,7 +7,6 @@ import smtplib
 from datetime import datetime
 from datetime import timedelta
 from email.message import EmailMessage
-from typing import Any
 
 from flask import Flask
 from sqlalchemy import select
@@ -162,10 +161,3 @@ def send_due(app: Flask) -> int:
                 _move_cursor(app, user, until, user.mailed_until, user.last_mail_at)
         sent += done
     return sent
-
-
-def describe(config: Any) -> str:
-    """Return a one-line summary of the mail settings (for `flask worker` and make run)."""
-    from moderation.mail.sending import where_mail_goes
-
-    return where_mail_goes(config)

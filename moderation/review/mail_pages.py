@@ -9,7 +9,6 @@ from flask import request
 from sqlalchemy.exc import IntegrityError
 
 from moderation.auth import current_principal
-from moderation.auth import page_role
 from moderation.db import get_session
 from moderation.mail.links import ActionLink
 from moderation.mail.links import LinkRefusal
@@ -19,14 +18,12 @@ from moderation.problems import Problem
 from moderation.queue import apply_decision
 from moderation.review.views import _page
 from moderation.review.views import bp
+from moderation.review.views import moderator_page
 from moderation.tables import Comment
 from moderation.tables import MailLinkUse
 from moderation.tables import MailMode
-from moderation.tables import Role
 from moderation.tables import User
 from moderation.tables import utcnow
-
-moderator_page = page_role(Role.MODERATOR)
 
 REFUSALS = {
     LinkRefusal.TAMPERED: (400, "This link is not valid", "It was changed or cut short."),
@@ -42,6 +39,12 @@ REFUSALS = {
         "Sign in as the moderator it was sent to, or open the comment from the review queue.",
     ),
 }
+
+
+@bp.errorhandler(LinkRefused)
+def _link_refused(refused: LinkRefused) -> Response:
+    """Show why a link does not act (both the GET and the POST of /act/<token>)."""
+    return _refused(refused.reason)
 
 
 def _refused(reason: LinkRefusal) -> Response:
@@ -69,10 +72,7 @@ def _check(token: str) -> ActionLink:
 @moderator_page
 def confirm_action(token: str) -> Response:
     """Show what the link would do, with a button; a GET never changes anything."""
-    try:
-        link = _check(token)
-    except LinkRefused as refused:
-        return _refused(refused.reason)
+    link = _check(token)
     comment = get_session().get(Comment, link.comment_id)
     if comment is None:
         raise Problem(404, "Not Found", f"There is no comment {link.comment_id}.")
@@ -83,10 +83,7 @@ def confirm_action(token: str) -> Response:
 @moderator_page
 def take_action(token: str) -> Response:
     """Act once, as the signed-in moderator the link was sent to (CSRF checked)."""
-    try:
-        link = _check(token)
-    except LinkRefused as refused:
-        return _refused(refused.reason)
+    link = _check(token)
     session = get_session()
     principal = current_principal()
     session.add(MailLinkUse(token_id=link.token_id, user_id=link.user_id, used_at=utcnow()))

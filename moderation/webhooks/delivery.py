@@ -97,13 +97,12 @@ def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
 
 
-def _claimable(now: datetime) -> tuple[Any, ...]:
+def _line_head() -> tuple[Any, ...]:
+    """Conditions of a pending delivery first in its comment's line to an enabled endpoint."""
     earlier = aliased(WebhookDelivery)
     enabled = select(WebhookEndpoint.id).where(WebhookEndpoint.enabled.is_(True))
     return (
         D.status == DeliveryStatus.PENDING,
-        D.next_attempt_at <= now,
-        or_(D.lease_until.is_(None), D.lease_until < now),
         D.endpoint_id.in_(enabled),
         ~exists().where(
             earlier.endpoint_id == D.endpoint_id,
@@ -111,6 +110,14 @@ def _claimable(now: datetime) -> tuple[Any, ...]:
             earlier.status == DeliveryStatus.PENDING,
             earlier.id < D.id,
         ),
+    )
+
+
+def _claimable(now: datetime) -> tuple[Any, ...]:
+    return (
+        *_line_head(),
+        D.next_attempt_at <= now,
+        or_(D.lease_until.is_(None), D.lease_until < now),
     )
 
 
@@ -160,7 +167,13 @@ def finish(
     """Store an attempt's outcome; return (line may go on, retry time if one is due)."""
     now = utcnow()
     with db.new_session(app, write=True) as session:
-        delivery = session.get(D, held.delivery_id)
+        # The delivery and its endpoint in one query (was two lookups per delivery).
+        found = session.execute(
+            select(D, WebhookEndpoint)
+            .outerjoin(WebhookEndpoint, WebhookEndpoint.id == D.endpoint_id)
+            .where(D.id == held.delivery_id)
+        ).first()
+        delivery, endpoint = found if found is not None else (None, None)
         if (
             delivery is None
             or delivery.status is not DeliveryStatus.PENDING
@@ -168,7 +181,6 @@ def finish(
         ):
             logger.info("delivery %s was taken over meanwhile", held.delivery_id)
             return False, None
-        endpoint = session.get(WebhookEndpoint, held.endpoint_id)
         delivery.last_status_code = outcome.status_code
         delivery.last_error = outcome.error
         delivery.lease_until = None
@@ -254,20 +266,9 @@ def deliver(app: Flask, delivery_id: int) -> int:
 
 def line_heads(session: Session, *, endpoint_id: int | None = None) -> list[tuple[int, datetime]]:
     """Return (id, due time) of each pending delivery first in its comment's line."""
-    earlier = aliased(WebhookDelivery)
-    enabled = select(WebhookEndpoint.id).where(WebhookEndpoint.enabled.is_(True))
     stmt = (
         select(D.id, D.next_attempt_at, D.lease_until)
-        .where(
-            D.status == DeliveryStatus.PENDING,
-            D.endpoint_id.in_(enabled),
-            ~exists().where(
-                earlier.endpoint_id == D.endpoint_id,
-                earlier.comment_id == D.comment_id,
-                earlier.status == DeliveryStatus.PENDING,
-                earlier.id < D.id,
-            ),
-        )
+        .where(*_line_head())
         .order_by(D.id)
         .limit(10_000)
     )

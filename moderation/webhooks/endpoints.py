@@ -10,6 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic import ConfigDict
 from pydantic import Field
+from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -104,8 +105,8 @@ def create_endpoint(
     """Add an endpoint to a site (flushes); its secret is readable only from the result."""
     events = _unique_events(data.events)
     check_receiver(data.url, allow_private=allow_private)
-    count = len(
-        list(session.scalars(select(WebhookEndpoint.id).where(WebhookEndpoint.site_id == site.id)))
+    count = session.scalar(
+        select(func.count()).select_from(WebhookEndpoint).where(WebhookEndpoint.site_id == site.id)
     )
     if count >= MAX_ENDPOINTS_PER_SITE:
         raise Problem(
