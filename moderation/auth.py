@@ -177,14 +177,6 @@ def _site_of_key(session: Session, digest: str) -> SiteIdentity:
     return identity
 
 
-def sign_in_site_key(key: str) -> Principal:
-    """Make a site key sent in the body (Akismet's protocol) this request's caller; 401 if bad."""
-    if not key.startswith(SITE_KEY_PREFIX):
-        raise _unauthorized("The site key is not valid.")
-    g.principal = Principal(PrincipalKind.SITE, site=_site_of_key(get_session(), hash_secret(key)))
-    return g.principal
-
-
 def forget_site_keys() -> None:
     """Drop this process's remembered keys, so a revocation here applies at once."""
     current_app.extensions[SITE_KEYS].clear()

@@ -45,26 +45,28 @@ def connect_within(seconds: float, *cargs: Any, **cparams: Any) -> BoundedConnec
     attempt (bounded by connect_timeout) and closes any connection it made too late.
     """
     outcome: dict[str, Any] = {}
-    abandoned = threading.Event()
+    lock = threading.Lock()  # the caller's give-up and the attempt's result never cross
 
     def attempt() -> None:
         try:
             connection = BoundedConnection.connect(*cargs, **cparams)
         except BaseException as exc:  # handed to the caller, never lost in the thread
-            outcome["error"] = exc
+            with lock:
+                outcome["error"] = exc
             return
-        outcome["connection"] = connection
-        if abandoned.is_set():
-            connection.close()
+        with lock:
+            if not outcome.get("abandoned"):
+                outcome["connection"] = connection
+                return
+        connection.close()  # made too late: the caller has given up
 
     thread = threading.Thread(target=attempt, name="pg-connect", daemon=True)
     thread.start()
     thread.join(seconds)
-    if thread.is_alive():
-        abandoned.set()
-        if "connection" in outcome:  # made it between the join and the flag
+    with lock:
+        if "connection" in outcome:
             return outcome["connection"]
-        raise DatabaseNotAnswering(f"the database server did not answer within {seconds} s")
-    if "error" in outcome:
-        raise outcome["error"]
-    return outcome["connection"]
+        if "error" in outcome:
+            raise outcome["error"]
+        outcome["abandoned"] = True
+    raise DatabaseNotAnswering(f"the database server did not answer within {seconds} s")

@@ -70,11 +70,6 @@ class Outcome:
         )
 
 
-def parse_id(value: str | None) -> int | None:
-    """Return a comment id from a guid-like field, None for anything that cannot be one."""
-    return storable.parse_id(value)  # ids fit the column (2**31 - 1 on PostgreSQL)
-
-
 def find_stored(
     session: Session, site: SiteIdentity, data: CommentIn, real_email: bool
 ) -> Comment | None:
@@ -152,7 +147,7 @@ def check(site: SiteIdentity, data: CommentIn, fields: dict[str, str]) -> Outcom
 def _named_comment(
     session: Session, site: SiteIdentity, fields: dict[str, str], data: CommentIn | None
 ) -> int | None:
-    comment_id = parse_id(fields.get("guid"))
+    comment_id = storable.parse_id(fields.get("guid"))
     if comment_id is not None:
         found = session.scalar(
             select(Comment.id).where(Comment.id == comment_id, Comment.site_id == site.id)

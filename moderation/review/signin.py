@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
-from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -29,11 +28,10 @@ class Outcome(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Attempt:
-    """The outcome, the user when known, and until when such attempts are refused."""
+    """The outcome, and the user when known."""
 
     outcome: Outcome
     user: User | None = None
-    locked_until: datetime | None = None
 
 
 def _dummy_hash(like: str) -> str:
