@@ -63,8 +63,10 @@ def inert_html(comment: Comment) -> Markup:
 
     Computed from the raw text by the same sanitizer that made content_html (never by
     changing content_html): the links are shown with their address, nothing to click.
+    A card without links shows content_html as is (no second sanitizing on the page).
     """
-    return Markup(inert_comment_html(comment.content_raw))  # noqa: S704 (sanitized by bleach)
+    html = inert_comment_html(comment.content_raw, comment.content_html)
+    return Markup(html)  # noqa: S704 (sanitized by bleach)
 
 
 def _is_admin() -> bool:
