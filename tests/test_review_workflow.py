@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -31,17 +30,6 @@ DECISION_DELAY = 0.15  # seconds the server takes per decision: keys come faster
 def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
     """Poll the counts often, so a test sees the page update."""
     return {**app_config, "REVIEW_POLL_SECONDS": 0.4}
-
-
-@pytest.fixture
-def context(browser: Any, live_server: str) -> Iterator[Any]:
-    """Yield a fresh browser context with a laptop-sized window."""
-    ctx = browser.new_context(viewport={"width": 1366, "height": 900}, base_url=live_server)
-    ctx.set_default_timeout(8_000)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
 
 
 def slow_decisions(app: Flask) -> None:
