@@ -203,12 +203,8 @@ def _filter_url(status: str, kept: dict[str, str]) -> Callable[[str, object], st
 
 def _safe_back(target: str | None, default: str) -> str:
     """Return `target` when it is a queue page of this app (Details -> Back), else `default`."""
-    if not target:
-        return default
-    parts = urlsplit(target)
-    queue_path = url_for("review.queue_page")
-    if parts.scheme or parts.netloc or "\\" in target or parts.path != queue_path:
-        return default
+    if _safe_next(target) != target or urlsplit(target).path != url_for("review.queue_page"):
+        return default  # _safe_next refused it, or it is another review or admin page
     return target
 
 
