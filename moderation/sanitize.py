@@ -183,13 +183,21 @@ def _breaks_as_newlines(text: str) -> str:
     return _LINE_BREAK_RE.sub("\n", text)
 
 
-def inert_comment_html(text: str) -> str:
+def inert_comment_html(text: str, stored_html: str | None = None) -> str:
     """Sanitize a comment's text as clean_comment_html does, but with its links as text.
 
     For showing held and spam comments to moderators: the same sanitizer, plus a last
     filter that turns each link into its text and its address, nothing to click.
+
+    :param stored_html: clean_comment_html's output for `text` (the comment's
+        content_html). When it has no link, it is returned as is: the last filter would
+        change nothing, so sanitizing again is skipped. Text with paragraph or line-break
+        tags is sanitized again anyway (rows stored before those became line breaks).
     """
-    return _build_cleaner(threading.get_ident(), inert_links=True).clean(_breaks_as_newlines(text))
+    breaks = _breaks_as_newlines(text)
+    if stored_html is not None and breaks == text and "<a " not in stored_html:
+        return stored_html
+    return _build_cleaner(threading.get_ident(), inert_links=True).clean(breaks)
 
 
 def clean_comment_html(text: str) -> CleanHtml:

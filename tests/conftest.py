@@ -253,3 +253,20 @@ def live_server(app: Flask) -> Iterator[str]:
         thread.join(5)
         server.server_close()
         logger.setLevel(level)
+
+
+@pytest.fixture
+def browser_timeout_ms() -> int:
+    """Return how long a browser test waits for a page state (override per module)."""
+    return 8_000
+
+
+@pytest.fixture
+def context(browser: Any, live_server: str, browser_timeout_ms: int) -> Iterator[Any]:
+    """Yield a fresh browser context on the live server with a laptop-sized window."""
+    ctx = browser.new_context(viewport={"width": 1366, "height": 900}, base_url=live_server)
+    ctx.set_default_timeout(browser_timeout_ms)
+    try:
+        yield ctx
+    finally:
+        ctx.close()

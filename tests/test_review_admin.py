@@ -3,7 +3,6 @@ progress bar, a confirmation before revoking, kept input, tables that fit a phon
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -29,17 +28,6 @@ from tests.admin_support import store_version
 pytestmark = pytest.mark.browser
 ADMIN = ("admin@example.org", "admin-password")
 MOD = ("mod@example.org", "mod-password")
-
-
-@pytest.fixture
-def context(browser: Any, live_server: str) -> Iterator[Any]:
-    """Yield a fresh browser context with a laptop-sized window."""
-    ctx = browser.new_context(viewport={"width": 1366, "height": 900}, base_url=live_server)
-    ctx.set_default_timeout(8_000)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
 
 
 class Watch:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -105,14 +104,9 @@ def statuses(app: Flask) -> dict[int, Status]:
 
 
 @pytest.fixture
-def context(browser: Any, live_server: str) -> Iterator[Any]:
-    """Yield a fresh browser context with a laptop-sized window."""
-    ctx = browser.new_context(viewport={"width": 1366, "height": 900}, base_url=live_server)
-    ctx.set_default_timeout(5_000)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
+def browser_timeout_ms() -> int:
+    """Wait at most 5 s for a page state (this module's pages are small)."""
+    return 5_000
 
 
 def give_scores(app: Flask, scores: dict[int, float]) -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask import request
+from markupsafe import escape
 from playwright.sync_api import expect
 from sqlalchemy import select
 
@@ -17,6 +17,7 @@ from moderation import db
 from moderation.tables import AuditEvent
 from moderation.tables import Comment
 from moderation.tables import Status
+from tests.test_admin_page import sign_in as admin_sign_in
 from tests.test_review_page import Watch
 from tests.test_review_page import decided
 from tests.test_review_page import sign_in
@@ -31,17 +32,6 @@ DECISION_DELAY = 0.15  # seconds the server takes per decision: keys come faster
 def app_config(app_config: dict[str, Any]) -> dict[str, Any]:
     """Poll the counts often, so a test sees the page update."""
     return {**app_config, "REVIEW_POLL_SECONDS": 0.4}
-
-
-@pytest.fixture
-def context(browser: Any, live_server: str) -> Iterator[Any]:
-    """Yield a fresh browser context with a laptop-sized window."""
-    ctx = browser.new_context(viewport={"width": 1366, "height": 900}, base_url=live_server)
-    ctx.set_default_timeout(8_000)
-    try:
-        yield ctx
-    finally:
-        ctx.close()
 
 
 def slow_decisions(app: Flask) -> None:
@@ -346,3 +336,26 @@ def test_shortcuts_can_be_turned_off_and_compact_mode_is_kept(app, context, live
     page.locator("#main").focus()
     assert card.bounding_box()["height"] < tall
     assert watch.fired() == []
+
+
+@pytest.mark.parametrize(
+    ("back", "kept"),
+    [
+        ("/review/?status=spam&sort=score&author=a%40example.org", True),
+        ("/review/", True),
+        ("https://evil.example/review/", False),
+        ("//evil.example/review/", False),
+        ("/review/\\evil.example", False),
+        ("/review/comments/1", False),
+        ("/admin/", False),
+        ("", False),
+    ],
+)
+def test_details_back_goes_only_to_a_queue_page_of_this_app(client, creds, site_api, back, kept):
+    (made,) = post_comments(site_api, 1)
+    admin_sign_in(client)
+    html = client.get(f"/review/comments/{made}", query_string={"back": back}).get_data(
+        as_text=True
+    )
+    link = re.search(r'<p class="back"><a href="([^"]*)"', html).group(1)
+    assert link == (escape(back) if kept else "/review/?status=pending")

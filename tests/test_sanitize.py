@@ -325,6 +325,27 @@ def test_the_inert_form_shows_links_as_text_with_their_address():
     )
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Plain words, no link.",
+        "Use <div> & <b>bold</b> <img src=x onerror=alert(1)>",
+        'See <a href="https://x.example/">this</a>',
+        "Bare www.y.example link",
+        "<p>One</p><p>two<br>three</p>",
+    ],
+)
+def test_the_inert_form_from_the_stored_html_is_the_same(text):
+    # Given content_html, a comment without links skips the second sanitizing: same result.
+    stored = clean_comment_html(text).html
+    assert inert_comment_html(text, stored) == inert_comment_html(text)
+
+
+def test_the_inert_form_sanitizes_again_text_stored_before_line_breaks():
+    # A row stored when <p> was still escaped: its stale content_html is not reused.
+    assert inert_comment_html("<p>a</p><p>b</p>", "&lt;p&gt;a&lt;/p&gt;") == "a\n\nb"
+
+
 def test_disallowed_tags_are_escaped_as_text():
     # strip=False: the commenter's text stays readable, nothing silently vanishes.
     result = clean_comment_html("Use <div> for blocks, not <table>.")

@@ -63,8 +63,10 @@ def inert_html(comment: Comment) -> Markup:
 
     Computed from the raw text by the same sanitizer that made content_html (never by
     changing content_html): the links are shown with their address, nothing to click.
+    A card without links shows content_html as is (no second sanitizing on the page).
     """
-    return Markup(inert_comment_html(comment.content_raw))  # noqa: S704 (sanitized by bleach)
+    html = inert_comment_html(comment.content_raw, comment.content_html)
+    return Markup(html)  # noqa: S704 (sanitized by bleach)
 
 
 def _is_admin() -> bool:
@@ -201,12 +203,8 @@ def _filter_url(status: str, kept: dict[str, str]) -> Callable[[str, object], st
 
 def _safe_back(target: str | None, default: str) -> str:
     """Return `target` when it is a queue page of this app (Details -> Back), else `default`."""
-    if not target:
-        return default
-    parts = urlsplit(target)
-    queue_path = url_for("review.queue_page")
-    if parts.scheme or parts.netloc or "\\" in target or parts.path != queue_path:
-        return default
+    if _safe_next(target) != target or urlsplit(target).path != url_for("review.queue_page"):
+        return default  # _safe_next refused it, or it is another review or admin page
     return target
 
 

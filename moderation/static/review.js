@@ -21,7 +21,8 @@
   const keysDialog = document.getElementById("keys-help");
   const STATUS_LABELS = { pending: "Pending", approved: "Approved", rejected: "Rejected", spam: "Spam" };
   const ACTION_STATUS = { approve: "approved", reject: "rejected", spam: "spam", pending: "pending" };
-  const STATUS_ACTION = { approved: "approve", rejected: "reject", spam: "spam", pending: "pending" };
+  // What undo sends to bring a comment back to a status: the inverse of ACTION_STATUS.
+  const STATUS_ACTION = Object.fromEntries(Object.entries(ACTION_STATUS).map(([action, status]) => [status, action]));
   const DONE = { approve: "approved", reject: "rejected", spam: "marked as spam", pending: "put back to pending" };
   const KEY_ACTIONS = { a: "approve", r: "reject", s: "spam", p: "pending" };
   const UNDO_DEPTH = 50;
