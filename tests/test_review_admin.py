@@ -3,6 +3,7 @@ progress bar, a confirmation before revoking, kept input, tables that fit a phon
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from sqlalchemy import select
 from moderation import db
 from moderation.admin.metrics import f1_bootstrap_interval
 from moderation.admin.metrics import wilson_interval
+from moderation.admin.views import SETTINGS_LABELS
 from moderation.jobs.progress import job_progress
 from moderation.retraining.evaluation import compare
 from moderation.retraining.evaluation import evaluate_scores
@@ -209,6 +211,11 @@ def test_a_settings_error_keeps_the_input_and_names_the_field(app, context, live
     assert settings.disallowed_words == ()
     watch.allow("status of 422")
     assert watch.fired() == []
+
+
+def test_every_setting_has_a_label_for_its_errors():
+    """A settings error names its field in the form's words, for every setting there is."""
+    assert set(SETTINGS_LABELS) == {field.name for field in fields(ModerationSettings)}
 
 
 def test_admins_find_the_admin_pages_from_the_review_page(context, live_server, creds):
