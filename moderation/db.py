@@ -113,8 +113,10 @@ def _configure_postgresql(engine: Engine, timeouts: Timeouts) -> None:
     @event.listens_for(engine, "begin")
     def _unbounded_outside_requests(conn: Any) -> None:
         if not has_request_context():  # CLI, jobs, background threads: no statement limit
-            conn.exec_driver_sql("SET LOCAL statement_timeout = 0")
-            conn.exec_driver_sql("SET LOCAL lock_timeout = 0")
+            conn.exec_driver_sql(  # one round trip (it starts every job transaction)
+                "SELECT set_config('statement_timeout', '0', true),"
+                " set_config('lock_timeout', '0', true)"
+            )
 
 
 def _configure_sqlite(engine: Engine, timeouts: Timeouts) -> None:
