@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import warnings
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import text
 
 from moderation import db
 from moderation.tables import Base
@@ -20,3 +22,14 @@ def test_the_migrations_build_the_tables_the_code_declares(app):
         warnings.simplefilter("ignore")
         differences = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert differences == []
+
+
+def test_only_requests_carry_the_postgresql_timeouts(app):
+    # A request's statements are bounded; CLI commands and jobs (outside a request) are not.
+    if app.extensions[db.ENGINE].dialect.name != "postgresql":
+        pytest.skip("PostgreSQL's statement and lock timeouts: runs in the PostgreSQL pass")
+    show = text("SELECT current_setting('statement_timeout'), current_setting('lock_timeout')")
+    with db.new_session(app) as session:
+        assert tuple(session.execute(show).one()) == ("0", "0")
+    with app.test_request_context("/"), db.new_session(app) as session:
+        assert tuple(session.execute(show).one()) == ("1500ms", "1s")
