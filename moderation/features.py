@@ -50,6 +50,15 @@ WORD_PATTERN = r"(?u)\b\w+\b|[$£€!?]"
 META_PATTERN = r"\S+"
 VECTORIZERS = ("words_", "chars_", "meta_")
 PLATT_C = 1e4  # Platt scaling: 2 parameters, barely regularized
+META_LABELS = {
+    "link": "links to",
+    "email": "email domain",
+    "site": "site",
+    "has": "has a",
+    "len": "length bin",
+    "caps": "capitals bin",
+    "digits": "digits bin",
+}
 
 
 class CommentFeatures(TransformerMixin, BaseEstimator):
@@ -201,29 +210,35 @@ class CommentFeatures(TransformerMixin, BaseEstimator):
             ("signal", len(SIGNALS)),
         ]
 
+    def column_terms(self) -> list[str]:
+        """Return the term of every word, char and meta column, in column order.
+
+        The strings are the vocabularies' own (a list of 8-byte references), so a scorer
+        can keep it and name a column only when it explains a score.
+        """
+        terms: list[str] = []
+        for vectorizer in (self.words_, self.chars_, self.meta_):
+            if vectorizer is None:
+                continue
+            block = [""] * len(vectorizer.vocabulary_)
+            for term, index in vectorizer.vocabulary_.items():
+                block[index] = term
+            terms.extend(block)
+        return terms
+
+    def column_name(self, column: int, term: str) -> str:
+        """Return a readable name of an n-gram or meta column, e.g. `word "free"`."""
+        words, chars = len(self.words_.vocabulary_), len(self.chars_.vocabulary_)
+        if column < words:
+            return f'word "{term}"'
+        if column < words + chars:
+            return f'char "{term}"'
+        kind, _, value = term.partition(":")
+        return f"{META_LABELS.get(kind, kind)} {value}"
+
     def feature_names(self) -> list[str]:
         """Return a readable name per column, e.g. `word "free"`, `char "www."`."""
-        names: list[str] = []
-        for kind, vectorizer in (("word", self.words_), ("char", self.chars_)):
-            block = [""] * len(vectorizer.vocabulary_)
-            for gram, index in vectorizer.vocabulary_.items():
-                block[index] = f'{kind} "{gram}"'
-            names.extend(block)
-        if self.meta_ is not None:
-            block = [""] * len(self.meta_.vocabulary_)
-            for token, index in self.meta_.vocabulary_.items():
-                kind, _, value = token.partition(":")
-                label = {
-                    "link": "links to",
-                    "email": "email domain",
-                    "site": "site",
-                    "has": "has a",
-                    "len": "length bin",
-                    "caps": "capitals bin",
-                    "digits": "digits bin",
-                }
-                block[index] = f"{label.get(kind, kind)} {value}"
-            names.extend(block)
+        names = [self.column_name(i, term) for i, term in enumerate(self.column_terms())]
         names.extend(SIGNALS)
         return names
 

@@ -11,6 +11,11 @@ whatever module imported what.
 
 Messages are JSON, not huey's default pickle: whoever can write to the queue (a
 shared Redis) must not be able to run code in the worker. Tasks take ids, never rows.
+
+huey is imported and built on the queue's first use (an enqueue, the worker), not when
+the app is built: importing huey imports its every backend's client library (redis,
+psycopg) whatever the URL, about 16 MB that a web worker which never enqueues (no
+webhook endpoints, no training job) does not need.
 """
 
 from __future__ import annotations
@@ -18,23 +23,21 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from dataclasses import field
 from datetime import datetime
+from typing import TYPE_CHECKING
 from typing import Any
 
 import click
 from flask import Flask
 from flask import current_app
 from flask.cli import with_appcontext
-from huey import Huey
-from huey import RedisHuey
-from huey import SqliteHuey
-from huey import crontab
-from huey.api import TaskWrapper
-from huey.registry import Message
-from huey.serializer import Serializer
+
+if TYPE_CHECKING:
+    from huey import Huey
 
 logger = logging.getLogger(__name__)
 
@@ -42,10 +45,16 @@ QUEUE = "moderation.taskqueue"
 _DATETIME_FIELDS = frozenset({"eta", "expires", "expires_resolved"})
 
 
-class JsonSerializer(Serializer):
-    """Serialize huey's task messages as JSON (ids and numbers in, nothing executable)."""
+class JsonSerializer:
+    """Serialize huey's task messages as JSON (ids and numbers in, nothing executable).
 
-    def _serialize(self, data: Any) -> bytes:
+    huey only calls serialize and deserialize; its own Serializer (pickle) is not a base.
+    """
+
+    def serialize(self, data: Any) -> bytes:
+        """Return a task message as JSON bytes."""
+        from huey.registry import Message
+
         if not isinstance(data, Message):
             raise TypeError("only task messages go through the queue (results are off)")
         if data.on_complete or data.on_error or data.chord_config:
@@ -56,7 +65,10 @@ class JsonSerializer(Serializer):
                 fields[name] = {"datetime": fields[name].isoformat()}
         return json.dumps(fields, separators=(",", ":")).encode("utf-8")
 
-    def _deserialize(self, data: bytes) -> Any:
+    def deserialize(self, data: bytes) -> Any:
+        """Return the task message of JSON bytes."""
+        from huey.registry import Message
+
         fields = json.loads(data)
         for name in _DATETIME_FIELDS:
             value = fields.get(name)
@@ -67,43 +79,106 @@ class JsonSerializer(Serializer):
 
 
 @dataclass
-class TaskQueue:
-    """The app's huey instance and the tasks registered on it, by name."""
+class Registration:
+    """A task as a feature registered it, before huey is built."""
 
-    huey: Huey
-    tasks: dict[str, TaskWrapper] = field(default_factory=dict)
+    name: str
+    run: Callable[..., Any]
+    every_minute: bool
+    options: dict[str, Any]
+
+
+@dataclass
+class TaskQueue:
+    """The app's queue: huey (built on first use) and its tasks, by name."""
+
+    url: str
+    name: str = "moderation"
+    registrations: list[Registration] = field(default_factory=list)
+    tasks: dict[str, Any] = field(default_factory=dict)
+    _huey: Any = None
     _ready: bool = False
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def huey(self) -> Huey:
+        """Return huey, built (with every registered task) on the first call."""
+        if self._huey is None:
+            with self._lock:
+                if self._huey is None:
+                    huey = make_huey(self.url, self.name)
+                    for registration in self.registrations:
+                        self.tasks[registration.name] = _wrap(huey, registration)
+                    self._huey = huey
+        return self._huey
+
+    def add(self, registration: Registration) -> None:
+        """Register a task (on huey at once if it is built already)."""
+        with self._lock:
+            self.registrations.append(registration)
+            if self._huey is not None:
+                self.tasks[registration.name] = _wrap(self._huey, registration)
+
+    def task(self, name: str) -> Any:
+        """Return the huey task registered as `name`."""
+        self.huey  # noqa: B018  (builds huey and the tasks)
+        return self.tasks[name]
 
     def ready(self) -> Huey:
         """Return huey with its storage's tables made (once per process; idempotent)."""
+        huey = self.huey
         if not self._ready:
-            if isinstance(self.huey, SqliteHuey):
-                self.huey.storage.initialize_schema()
+            from huey import SqliteHuey
+
+            if isinstance(huey, SqliteHuey):
+                huey.storage.initialize_schema()
             self._ready = True
-        return self.huey
+        return huey
+
+
+def _wrap(huey: Huey, registration: Registration) -> Any:
+    if registration.every_minute:
+        from huey import crontab
+
+        decorate = huey.periodic_task(
+            crontab(minute="*"), name=registration.name, **registration.options
+        )
+    else:
+        decorate = huey.task(name=registration.name, **registration.options)
+    return decorate(registration.run)
+
+
+def check_url(url: str) -> None:
+    """Refuse a queue URL that is neither sqlite:///PATH nor redis://HOST:PORT/DB."""
+    if not url.startswith(("redis://", "rediss://", "unix://", "sqlite:///")):
+        raise ValueError("MODERATION_QUEUE_URL must be sqlite:///PATH or redis://HOST:PORT/DB")
 
 
 def make_huey(url: str, name: str = "moderation") -> Huey:
     """Build huey for a queue URL: sqlite:///PATH (embedded) or redis://HOST:PORT/DB."""
+    check_url(url)
+    from huey import RedisHuey
+    from huey import SqliteHuey
+
     options: dict[str, Any] = {"results": False, "serializer": JsonSerializer(), "utc": True}
     if url.startswith(("redis://", "rediss://", "unix://")):
         return RedisHuey(name, url=url, **options)
-    if url.startswith("sqlite:///"):
-        path = url.removeprefix("sqlite:///")
-        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        # No fsync: an enqueue costs 0.04 ms instead of 5 ms on the request's path. A
-        # message lost in an OS crash is found again by its task's sweep (the database,
-        # not the queue, is the record of what is due).
-        # create_tables=False: building the app opens no file; the tables are made by
-        # the first enqueue or the worker's start (TaskQueue.ready).
-        return SqliteHuey(name, filename=path, fsync=False, create_tables=False, **options)
-    raise ValueError("MODERATION_QUEUE_URL must be sqlite:///PATH or redis://HOST:PORT/DB")
+    path = url.removeprefix("sqlite:///")
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    # No fsync: an enqueue costs 0.04 ms instead of 5 ms on the request's path. A
+    # message lost in an OS crash is found again by its task's sweep (the database,
+    # not the queue, is the record of what is due).
+    # create_tables=False: building huey opens no file; the tables are made by the
+    # first enqueue or the worker's start (TaskQueue.ready).
+    return SqliteHuey(name, filename=path, fsync=False, create_tables=False, **options)
 
 
 def init_app(app: Flask) -> None:
-    """Build the app's huey instance from QUEUE_URL and add `flask worker`."""
-    huey = make_huey(str(app.config["QUEUE_URL"]), str(app.config["QUEUE_NAME"]))
-    app.extensions[QUEUE] = TaskQueue(huey)
+    """Set up the app's task queue from QUEUE_URL (huey is built on first use) and add
+    `flask worker`."""
+    url = str(app.config["QUEUE_URL"])
+    check_url(url)
+    app.extensions[QUEUE] = TaskQueue(url, str(app.config["QUEUE_NAME"]))
     app.cli.add_command(worker_command)
 
 
@@ -120,9 +195,8 @@ def register(
     *,
     every_minute: bool = False,
     **options: Any,
-) -> TaskWrapper:
+) -> None:
     """Register `func(app, *args)` as the task `name` (periodic when every_minute)."""
-    queue = queue_of(app)
 
     def run(*args: Any) -> Any:
         with app.app_context():
@@ -130,12 +204,7 @@ def register(
 
     run.__name__ = name
     run.__doc__ = func.__doc__
-    if every_minute:
-        task = queue.huey.periodic_task(crontab(minute="*"), name=name, **options)(run)
-    else:
-        task = queue.huey.task(name=name, **options)(run)
-    queue.tasks[name] = task
-    return task
+    queue_of(app).add(Registration(name, run, every_minute, options))
 
 
 def enqueue(app: Flask, name: str, *args: Any, eta: datetime | None = None) -> bool:
@@ -145,8 +214,8 @@ def enqueue(app: Flask, name: str, *args: Any, eta: datetime | None = None) -> b
     finds work whose enqueue was lost (the database is the source of truth).
     """
     queue = queue_of(app)
-    task = queue.tasks[name]
     try:
+        task = queue.task(name)
         queue.ready()
         if eta is None:
             task(*args)

@@ -27,7 +27,9 @@ class FastScorer:
     def __init__(self, estimator: SpamEstimator) -> None:
         features = estimator.features_
         self.estimator = estimator
-        self.names = features.feature_names()
+        # Each column's term, not its readable name: 147k names cost ~10 MB per worker
+        # and only the few that explain a score are ever shown.
+        self.terms = features.column_terms()
         self.blocks: list[tuple[Callable[[str], list[str]], dict[str, int], Any, int, float]] = []
         offset = 0
         for vectorizer, weight in (
@@ -113,6 +115,6 @@ class FastScorer:
                 which = index - self.first_signal
                 label = describe_signal(SIGNALS[which], raw[which])
             else:
-                label = self.names[index]
+                label = self.features.column_name(index, self.terms[index])
             out.append((label, float(pushes[k])))
         return out
