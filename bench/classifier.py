@@ -4,7 +4,7 @@
 
 Scores with the shipped artifact (models/default.skops) through the real holder of an app
 on a temporary SQLite database, as a worker does: one score a comment, then as the intake
-calls it (a comment scored from the hold threshold up that has links and words of its own is
+calls it (a comment scored from the hold threshold up that has links is
 scored a second time without its links, for the links-alone rule); trains on texts resampled
 from the corpora (each copy loses one random word, so the texts are not exact duplicates).
 """

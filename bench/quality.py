@@ -22,12 +22,15 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from joblib import Parallel
 from joblib import delayed
+from scipy import sparse
 from sklearn.model_selection import StratifiedKFold
 
 from moderation import training
@@ -81,7 +84,7 @@ def links_alone_line(labels: np.ndarray, scores: np.ndarray, own: np.ndarray) ->
     """Say what the decision step's links-alone rule changes (ModerationSettings default)."""
     spam_at = SETTINGS.spam_threshold
     before = scores >= spam_at
-    after = before & ~(own < spam_at)  # NaN (no link, or too few words) compares False
+    after = guarded(scores, own)
     ham, spam = labels == 0, labels == 1
     return (
         f"decision step with links_alone_never_spam: ham sent to spam {int((before & ham).sum())}"
@@ -118,11 +121,68 @@ def read_corpora(data: Path) -> tuple[dict[str, training.Corpus], list[training.
 
 def loco_fold(
     corpora: dict[str, training.Corpus], extra: list[training.Corpus], held: str
-) -> np.ndarray:
-    """Train on every corpus but `held` (plus the extra ham); return `held`'s scores."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Train on every corpus but `held` (plus the extra ham); return `held`'s scores, their
+    scores without links (NaN: no link, or under the hold threshold) and with the length,
+    capitals, digits and repeats signals at their training mean (what they alone add)."""
     train = training.Corpus.join([c for name, c in corpora.items() if name != held] + extra)
     clf = training.fit(train.docs, train.labels, train.aux, train.calibrated)
-    return training.spam_scores(clf, corpora[held].docs)
+    docs = corpora[held].docs
+    scores = training.spam_scores(clf, docs)
+    return scores, link_free_scores(clf, docs, scores), signal_free_scores(clf, docs)
+
+
+def link_free_scores(clf: Any, docs: Sequence[Any], scores: np.ndarray) -> np.ndarray:
+    """Score the docs the decision step would score without links (as the holder does)."""
+    own = np.full(len(docs), np.nan)
+    link_free = [
+        (k, without_links(d.content))
+        for k, d in enumerate(docs)
+        if scores[k] >= SETTINGS.hold_threshold
+    ]
+    link_free = [(k, text) for k, text in link_free if text is not None]
+    if link_free:
+        rest = [replace(docs[k], content=text) for k, text in link_free]
+        own[[k for k, _ in link_free]] = training.spam_scores(clf, rest)
+    return own
+
+
+def signal_free_scores(clf: Any, docs: Sequence[Any]) -> np.ndarray:
+    """Score the docs with their standardized signals (length, capitals, …) at 0."""
+    from moderation.features import sigmoid
+    from moderation.reading import SIGNALS
+
+    z = np.concatenate(
+        [clf.decision_function(list(docs[i : i + 5000])) for i in range(0, len(docs), 5000)]
+    )
+    X = sparse.vstack(
+        [clf.features_.transform(list(docs[i : i + 5000])) for i in range(0, len(docs), 5000)]
+    )
+    first = X.shape[1] - len(SIGNALS)
+    pushes = np.asarray(X[:, first:] @ clf.coef_[first:]).ravel() * clf.slope_
+    return sigmoid(z - pushes)
+
+
+def guarded(scores: np.ndarray, *others: np.ndarray) -> np.ndarray:
+    """Return which docs the decision step sends to spam: at or over the spam threshold
+    with every other score too (a NaN other score, not computed, does not guard)."""
+    spam_at = SETTINGS.spam_threshold
+    out = scores >= spam_at
+    for other in others:
+        out &= ~(other < spam_at)
+    return out
+
+
+def decision_row(name: str, labels: np.ndarray, scores: np.ndarray, own, plain) -> str:
+    """Format one row of what the guards change: ham and spam sent to spam."""
+    ham, spam = labels == 0, labels == 1
+    cells = []
+    for sent in (guarded(scores), guarded(scores, own), guarded(scores, own, plain)):
+        cell = f"{100 * np.mean(sent[ham]):.2f} %"
+        if spam.any():
+            cell += f" / {100 * np.mean(sent[spam]):.1f} %"
+        cells.append(f"{cell:>17}")
+    return f"| {name:<10} | " + " | ".join(cells) + " |"
 
 
 def loco_row(name: str, labels: list[int], scores: np.ndarray) -> str:
@@ -148,17 +208,25 @@ def print_loco(corpora: dict[str, training.Corpus], extra: list, jobs: int) -> N
     print("score the left-out corpus whole; spam caught = share of spam not published (≥ hold)")
     print("/ sent to spam (≥ spam threshold).\n")
     print(LOCO_HEADER)
-    for name, scores in zip(names, parts, strict=True):
+    for name, (scores, _, _) in zip(names, parts, strict=True):
         print(loco_row(name, list(corpora[name].labels), scores))
     fox = corpora["Fox News"]
     hateful = np.array([bool(e.get("hateful")) for e in fox.extras])
-    fox_scores = parts[names.index("Fox News")]
+    fox_scores = parts[names.index("Fox News")][0]
     if hateful.any():
         print(
             f"\nFox News, hateful comments only (n = {int(hateful.sum())}): ham to spam"
             f" {100 * np.mean(fox_scores[hateful] >= SETTINGS.spam_threshold):.2f} %,"
             f" not published {100 * np.mean(fox_scores[hateful] >= SETTINGS.hold_threshold):.2f} %"
         )
+    print("\nThe decision step's guards (ham to spam / spam to spam; what they keep out of")
+    print("spam is held): links alone = spam only if the words without links score spam too;")
+    print("+ signals = and with length, capitals, digits, repeats at their mean (measured,")
+    print("not a rule of the decision step).\n")
+    print("| left out  |       scores alone |    + links alone |        + signals |")
+    print("|-----------|-------------------:|-----------------:|-----------------:|")
+    for name, (scores, own, plain) in zip(names, parts, strict=True):
+        print(decision_row(name, np.asarray(corpora[name].labels), scores, own, plain))
     print()
 
 

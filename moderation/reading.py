@@ -28,10 +28,6 @@ LINK_RE = re.compile(
 )
 SCHEME_RE = re.compile(r"^(?:https?://)?(?:www\.)?", re.IGNORECASE)
 REPEAT_RE = re.compile(r"(\S)\1{2,}")
-WORD_RE = re.compile(r"\w+")
-# Words of its own a comment needs besides its links to be scored without them: about a
-# sentence, not a caption for a link ("check this out", "please like").
-LINK_FREE_MIN_WORDS = 6
 SIGNALS = ("links", "author_url", "length", "capitals", "digits", "repeats")
 # Letters that look like Latin ones but that NFKD does not take apart (obfuscated spam:
 # "ḥāźeł_mcẹ̀wǝṅ" reads "hazel_mcewen"): Cyrillic and Greek look-alikes, stroked and
@@ -98,16 +94,15 @@ def links_in(text: str) -> list[str]:
 def without_links(content: str) -> str | None:
     """Return the comment with its links taken out, for scoring its own words alone.
 
-    None when it has no link, or fewer than LINK_FREE_MIN_WORDS words besides them. The
-    text comes back HTML-escaped, so that normalize() reads it as this text again.
+    None when it has no link. A caption ("Great post, thanks!", "check out my channel")
+    or nothing at all may remain: what is left is all the evidence the comment carries
+    besides its links, and the decision step sends it to spam only if that scores spam
+    too. The text comes back HTML-escaped, so that normalize() reads it as this text again.
     """
     text = normalize(content)
     if not LINK_RE.search(text):
         return None
-    rest = LINK_RE.sub(" ", text)
-    if len(WORD_RE.findall(rest)) < LINK_FREE_MIN_WORDS:
-        return None
-    return html.escape(rest, quote=False)
+    return html.escape(LINK_RE.sub(" ", text), quote=False)
 
 
 def meta_tokens(doc: Any, links: Sequence[str]) -> str:

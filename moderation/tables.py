@@ -202,7 +202,7 @@ class Comment(Base):
     content_html: Mapped[str] = mapped_column(Text)
     status: Mapped[Status] = mapped_column(_enum(Status, "status"))
     spam_score: Mapped[float | None] = mapped_column(Float)
-    # The score of its own words with its links taken out (None: no link, or too few words).
+    # The score of its own words with its links taken out (None: no link, or scored low).
     spam_score_without_links: Mapped[float | None] = mapped_column(Float)
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     classifier_version: Mapped[int | None] = mapped_column(Integer)

@@ -537,6 +537,9 @@ def test_the_holder_scores_a_comment_without_its_links(app):
         own = holder.score(Doc(without_links(READER_WITH_LINK), "Reader", "reader@example.org"))
         plain = holder.score(Doc("A reply without any link, long enough to be a sentence."))
         caption = holder.score(Doc("please like :D https://vote.example.com/1"))
+        caption_words = holder.score(
+            Doc(without_links("please like :D https://vote.example.com/1"))
+        )
     # The shipped model learned "a link = spam" from its corpora: the link alone makes
     # this reader's comment spam, its own words do not.
     assert score.spam_probability >= 0.9
@@ -544,7 +547,40 @@ def test_the_holder_scores_a_comment_without_its_links(app):
     assert score.without_links < 0.5
     assert own.without_links is None
     assert plain.without_links is None
-    assert caption.without_links is None  # too few words of its own to judge alone
+    # A caption is judged by its own few words too ("please like" is spam vocabulary).
+    assert caption.without_links == pytest.approx(caption_words.spam_probability)
+
+
+@pytest.mark.parametrize(
+    ("content", "author", "status", "code"),
+    [
+        # A reader's thanks or source: a link is all that scores it spam (the issue's
+        # "Great post, thanks!" scored 0.93); its words alone do not. Held, not spam.
+        ("Great post, thanks! https://example.org", "Dana", "pending", "links_alone"),
+        (READER_WITH_LINK, "Reader", "pending", "links_alone"),
+        # Spam whose own words are spam as well still goes to spam with its link.
+        (
+            "Check out my channel, free iPhone giveaway!!! http://bit.ly/xx",
+            "Promo",
+            "spam",
+            "spam_score",
+        ),
+        (
+            "I made $5000 in one week with bitcoin trading, message Mr. Smith on telegram"
+            " https://t.me/investwithsmith",
+            "Smith",
+            "spam",
+            "spam_score",
+        ),
+    ],
+)
+def test_a_link_alone_holds_a_comment_and_spam_words_still_send_it_to_spam(
+    app, site_api, content, author, status, code
+):
+    import_shipped(app)
+    body = site_api.post(content=content, author_name=author).get_json()
+    assert body["status"] == status
+    assert [r["code"] for r in body["reasons"] if "features" in r] == [code]
 
 
 def test_the_intake_holds_a_comment_that_only_its_link_makes_spam(app, client, creds, site_api):

@@ -107,7 +107,8 @@ def test_decide_applies_rules_then_score_then_history(sig, settings, status, cod
         # Only the links push it over the spam threshold: held for a moderator.
         (signals(0.97, links=1, own=0.12), ModerationSettings(), Status.PENDING, "links_alone"),
         (signals(0.97, links=1, own=0.89), ModerationSettings(), Status.PENDING, "links_alone"),
-        # Its own words are spam too, or it has no words to judge alone: spam.
+        # Its own words are spam too, or it was not scored without links (the text has
+        # none the reader recognizes; only sanitize's count saw one): spam.
         (signals(0.97, links=1, own=0.90), ModerationSettings(), Status.SPAM, "spam_score"),
         (signals(0.97, links=1, own=None), ModerationSettings(), Status.SPAM, "spam_score"),
         # The admin turned the rule off.

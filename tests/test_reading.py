@@ -18,9 +18,11 @@ from moderation.reading import without_links
     [
         # No link: nothing to compare.
         ("A long and thoughtful reply without any link in it at all.", None),
-        # A caption for a link, not a sentence of its own.
-        ("please like :D https://vote.example.com/1", None),
-        ("https://twitter.com/someone", None),
+        # A caption for a link is all the comment says besides it: judged on its own,
+        # and nothing at all is left of a bare link.
+        ("please like :D https://vote.example.com/1", "please like :D  "),
+        ("Great post, thanks! https://example.org", "Great post, thanks!  "),
+        ("https://twitter.com/someone", " "),
         # Its own words, links of every kind taken out (URLs, www. names, bare domains,
         # anchors whose text is kept).
         (

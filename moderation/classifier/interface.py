@@ -35,5 +35,5 @@ class Score:
     version: int
     top_features: tuple[Contribution, ...] = ()
     # The probability of the same comment with its links taken out (reading.without_links);
-    # None when it has no link or too few words besides them.
+    # None when it has no link (or scored under the threshold it was asked from).
     without_links: float | None = None
