@@ -62,35 +62,32 @@ ANCHORS = [
 
 def lovo_fold(
     videos: list[training.Corpus], others: list[training.Corpus], i: int, seed: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Train on every video but the i-th plus the others; return the i-th video's scores,
-    and the scores of its comments without their links (NaN where without_links is None).
+    their scores without links (NaN: no link, or under the hold threshold) and with the
+    shape signals at their training mean (the decision step's guards).
 
     `seed` draws the calibration's folds (SpamEstimator.random_state; the shipped model: 0).
     """
     train = training.Corpus.join([v for j, v in enumerate(videos) if j != i] + others)
     clf = training.fit(train.docs, train.labels, train.aux, train.calibrated, random_state=seed)
     docs = videos[i].docs
-    own = np.full(len(docs), np.nan)
-    link_free = [(k, without_links(d.content)) for k, d in enumerate(docs)]
-    link_free = [(k, text) for k, text in link_free if text is not None]
-    if link_free:
-        rest = [replace(docs[k], content=text) for k, text in link_free]
-        own[[k for k, _ in link_free]] = training.spam_scores(clf, rest)
-    return training.spam_scores(clf, docs), own
+    scores = training.spam_scores(clf, docs)
+    return scores, link_free_scores(clf, docs, scores), signal_free_scores(clf, docs)
 
 
-def links_alone_line(labels: np.ndarray, scores: np.ndarray, own: np.ndarray) -> str:
-    """Say what the decision step's links-alone rule changes (ModerationSettings default)."""
-    spam_at = SETTINGS.spam_threshold
-    before = scores >= spam_at
-    after = guarded(scores, own)
+def links_alone_line(
+    labels: np.ndarray, scores: np.ndarray, own: np.ndarray, plain: np.ndarray
+) -> str:
+    """Say what the decision step's guards change (links_alone_never_spam, the default)."""
+    before = guarded(scores)
+    after = guarded(scores, own, plain)
     ham, spam = labels == 0, labels == 1
     return (
-        f"decision step with links_alone_never_spam: ham sent to spam {int((before & ham).sum())}"
-        f" → {int((after & ham).sum())} of {int(ham.sum())}; spam sent to spam"
-        f" {int((before & spam).sum())} → {int((after & spam).sum())} of {int(spam.sum())}"
-        " (the rest of it held for a moderator)"
+        f"decision step with links_alone_never_spam (links, then length, capitals, digits):"
+        f" ham sent to spam {int((before & ham).sum())} → {int((after & ham).sum())} of"
+        f" {int(ham.sum())}; spam sent to spam {int((before & spam).sum())} →"
+        f" {int((after & spam).sum())} of {int(spam.sum())} (the rest of it held for a moderator)"
     )
 
 
@@ -124,7 +121,7 @@ def loco_fold(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Train on every corpus but `held` (plus the extra ham); return `held`'s scores, their
     scores without links (NaN: no link, or under the hold threshold) and with the length,
-    capitals, digits and repeats signals at their training mean (what they alone add)."""
+    capitals, digits and repeats signals at their training mean (the decision's guards)."""
     train = training.Corpus.join([c for name, c in corpora.items() if name != held] + extra)
     clf = training.fit(train.docs, train.labels, train.aux, train.calibrated)
     docs = corpora[held].docs
@@ -220,9 +217,9 @@ def print_loco(corpora: dict[str, training.Corpus], extra: list, jobs: int) -> N
             f" not published {100 * np.mean(fox_scores[hateful] >= SETTINGS.hold_threshold):.2f} %"
         )
     print("\nThe decision step's guards (ham to spam / spam to spam; what they keep out of")
-    print("spam is held): links alone = spam only if the words without links score spam too;")
-    print("+ signals = and with length, capitals, digits, repeats at their mean (measured,")
-    print("not a rule of the decision step).\n")
+    print("spam is held): + links alone = spam only if the words without links score spam")
+    print("too; + signals = and with length, capitals, digits, repeats at their training")
+    print("mean (both are links_alone_never_spam, on by default).\n")
     print("| left out  |       scores alone |    + links alone |        + signals |")
     print("|-----------|-------------------:|-----------------:|-----------------:|")
     for name, (scores, own, plain) in zip(names, parts, strict=True):
@@ -307,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Leave-one-video-out (train: other 3 videos + SMS{extra}) and SMS 5-fold (dedup.)")
     print(f"thresholds: spam ≥ {SETTINGS.spam_threshold}, hold ≥ {SETTINGS.hold_threshold}\n")
     print(HEADER)
-    video_scores = [scores for scores, _ in folds_out]
+    video_scores = [scores for scores, _, _ in folds_out]
     all_labels: list[int] = []
     for path, corpus, scores in zip(youtube, videos, video_scores, strict=True):
         print(row("YouTube " + path.stem.split("-", 1)[1], list(corpus.labels), scores))
@@ -315,9 +312,11 @@ def main(argv: list[str] | None = None) -> int:
     print(row("YouTube, all 4 videos", all_labels, np.concatenate(video_scores)))
     print(row("SMS 5-fold (dedup.)", list(sms.labels), sms_scores))
     print()
-    own = np.concatenate([own for _, own in folds_out])
+    own = np.concatenate([own for _, own, _ in folds_out])
+    plain = np.concatenate([plain for _, _, plain in folds_out])
     labels = np.asarray(all_labels)
-    print("YouTube, all 4 videos, " + links_alone_line(labels, np.concatenate(video_scores), own))
+    line = links_alone_line(labels, np.concatenate(video_scores), own, plain)
+    print("YouTube, all 4 videos, " + line)
     print()
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     if seeds:
@@ -327,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
         with Parallel(n_jobs=args.jobs) as parallel:
             for seed in seeds:
                 parts = parallel(delayed(lovo_fold)(videos, others, i, seed) for i in range(4))
-                scores = np.concatenate([scores for scores, _ in parts])
+                scores = np.concatenate([scores for scores, _, _ in parts])
                 print(row(f"seed {seed}", all_labels, scores), flush=True)
         print()
     for name, goal in GOALS.items():

@@ -20,6 +20,7 @@ class ReasonCode(enum.StrEnum):
     TOO_MANY_LINKS = "too_many_links"
     SPAM_SCORE = "spam_score"
     LINKS_ALONE = "links_alone"
+    SIGNALS_ALONE = "signals_alone"
     HOLD_SCORE = "hold_score"
     LOW_SCORE = "low_score"
     CLASSIFIER_UNAVAILABLE = "classifier_unavailable"
@@ -36,6 +37,7 @@ REASON_LABELS: dict[ReasonCode, str] = {
     ReasonCode.TOO_MANY_LINKS: "Too many links",
     ReasonCode.SPAM_SCORE: "Spam score",
     ReasonCode.LINKS_ALONE: "Spam for its links alone",
+    ReasonCode.SIGNALS_ALONE: "Spam for its length or characters alone",
     ReasonCode.HOLD_SCORE: "Doubtful score",
     ReasonCode.LOW_SCORE: "Low score",
     ReasonCode.CLASSIFIER_UNAVAILABLE: "Not scored",
@@ -122,6 +124,7 @@ def apply_verdict(comment: Any, verdict: Verdict, score: Score | None) -> None:
     comment.status = verdict.status
     comment.spam_score = score.spam_probability if score else None
     comment.spam_score_without_links = score.without_links if score else None
+    comment.spam_score_without_signals = score.without_signals if score else None
     comment.classifier_version = score.version if score else None
     comment.reasons = [reason.as_dict() for reason in verdict.reasons]
 
@@ -167,18 +170,24 @@ def decide(signals: Signals, settings: ModerationSettings) -> Verdict:
         features = tuple(
             {"feature": c.feature, "weight": round(c.weight, 4)} for c in score.top_features
         )
-        p, own = score.spam_probability, score.without_links
-        if (
-            p >= settings.spam_threshold
-            and settings.links_alone_never_spam
-            and own is not None
-            and own < settings.spam_threshold
-        ):
+        p, own, plain = score.spam_probability, score.without_links, score.without_signals
+        # Signals that only correlate inside one corpus (a link, the length, the share of
+        # digits or capitals) never send a comment to spam on their own: its words must
+        # score spam without them too.
+        guard = p >= settings.spam_threshold and settings.links_alone_never_spam
+        if guard and own is not None and own < settings.spam_threshold:
             hold = True
             code, detail = (
                 ReasonCode.LINKS_ALONE,
                 f"{p:.2f} ≥ {settings.spam_threshold:.2f} with its links, {own:.2f} without:"
                 " held, not spam",
+            )
+        elif guard and plain is not None and plain < settings.spam_threshold:
+            hold = True
+            code, detail = (
+                ReasonCode.SIGNALS_ALONE,
+                f"{p:.2f} ≥ {settings.spam_threshold:.2f}, {plain:.2f} without its length,"
+                " capitals, digits and repeats: held, not spam",
             )
         elif p >= settings.spam_threshold:
             spam = True

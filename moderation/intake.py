@@ -268,6 +268,7 @@ def submit_comment(
         "status": verdict.status,
         "spam_score": score.spam_probability if score else None,
         "spam_score_without_links": score.without_links if score else None,
+        "spam_score_without_signals": score.without_signals if score else None,
         "classifier_version": score.version if score else None,
         "reasons": [reason.as_dict() for reason in verdict.reasons],
         "dedupe_key": None if verdict.status is Status.REJECTED else key,

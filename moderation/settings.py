@@ -29,7 +29,8 @@ class ModerationSettings:
     trust_new_authors: bool = False
     max_links: int = 2
     # A comment whose own words score below the spam threshold is held, not sent to
-    # spam, when only its links push it over (the corpora teach "a link = spam").
+    # spam, when only its links, or only its length, capitals, digits and repeats, push
+    # it over (the corpora teach "a link = spam" and "long = spam").
     links_alone_never_spam: bool = True
     # Akismet's comment-check: a comment held for review answers "true" (spam) when set;
     # by default "false", so that the site's own holding rules then apply.

@@ -204,6 +204,9 @@ class Comment(Base):
     spam_score: Mapped[float | None] = mapped_column(Float)
     # The score of its own words with its links taken out (None: no link, or scored low).
     spam_score_without_links: Mapped[float | None] = mapped_column(Float)
+    # The score with its length, capitals, digits and repeats at their training mean
+    # (None: not scored so, e.g. under the hold threshold), for the same rule.
+    spam_score_without_signals: Mapped[float | None] = mapped_column(Float)
     reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     classifier_version: Mapped[int | None] = mapped_column(Integer)
     # Set while the comment is not rejected; the unique index makes the duplicate

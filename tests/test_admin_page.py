@@ -333,7 +333,7 @@ def test_admin_previews_and_turns_off_the_links_alone_rule(app, tab, live_server
     assert "Spam for its links alone" in page.locator(".reasons").inner_text()
 
     page.goto(f"{live_server}/admin/settings")
-    box = page.get_by_label("Links alone never send a comment to spam")
+    box = page.get_by_label("Links or length alone never send a comment to spam")
     assert box.is_checked()
     box.uncheck()
     page.get_by_role("button", name="Preview on the last 1,000 comments").click()
@@ -347,7 +347,7 @@ def test_admin_previews_and_turns_off_the_links_alone_rule(app, tab, live_server
     page.get_by_role("button", name="Save").click()
     page.wait_for_load_state()
     assert "Settings saved" in page.locator(".flashes").inner_text()
-    assert not page.get_by_label("Links alone never send a comment to spam").is_checked()
+    assert not page.get_by_label("Links or length alone never send a comment to spam").is_checked()
     assert not problems, problems
     with db.new_session(app) as s:
         assert load_settings(s).links_alone_never_spam is False

@@ -35,6 +35,7 @@ from moderation.classifier.artifact import sha256_of
 from moderation.classifier.scorer import FastScorer
 from moderation.features import CommentFeatures
 from moderation.features import SpamEstimator
+from moderation.reading import SIGNALS
 from moderation.reading import without_links
 from moderation.settings import ModerationSettings
 from moderation.tables import ClassifierVersion
@@ -549,6 +550,49 @@ def test_the_holder_scores_a_comment_without_its_links(app):
     assert plain.without_links is None
     # A caption is judged by its own few words too ("please like" is spam vocabulary).
     assert caption.without_links == pytest.approx(caption_words.spam_probability)
+
+
+SELF_PROMOTION = (
+    "Hey everyone! I am a 15 year old singer and songwriter from Ohio. I just uploaded my"
+    " first cover and it would mean the world to me if you listened to it and told me what"
+    " you think. I have been practicing for years and I really want to get better, thank"
+    " you so much for reading this!"
+)
+
+
+def test_the_holder_scores_a_comment_without_its_shape_signals(app):
+    import_shipped(app)
+    with app.app_context():
+        loaded = get_holder().current()
+        score = get_holder().score(Doc(SELF_PROMOTION))
+        low = get_holder().score(Doc("Thanks, the second example helped me."), 0.5)
+    # Its words as the estimator weighs them with the signal columns at 0 (their mean).
+    estimator = loaded.classifier
+    row = estimator.features_.transform([Doc(SELF_PROMOTION)]).toarray()[0]
+    row[estimator.n_features_ - len(SIGNALS) :] = 0.0
+    z = estimator.slope_ * (row @ estimator.coef_ + estimator.intercept_) + estimator.offset_
+    assert score.without_signals == pytest.approx(1 / (1 + np.exp(-z)), abs=1e-9)
+    assert score.spam_probability >= 0.9 > score.without_signals  # the length pushes it over
+    assert low.spam_probability < 0.5
+    assert low.without_signals is None  # not asked under the hold threshold
+
+
+def test_the_intake_holds_a_comment_that_only_its_length_makes_spam(app, client, creds, site_api):
+    version = import_shipped(app)
+    body = site_api.post(content=SELF_PROMOTION).get_json()
+    assert body["status"] == "pending"
+    (reason,) = [r for r in body["reasons"] if r["code"] == "signals_alone"]
+    assert reason["detail"].endswith(f"digits and repeats: held, not spam (v{version})")
+    with db.new_session(app) as s:
+        assert s.get(Comment, body["id"]).spam_score_without_signals < 0.9
+    turned_off = client.patch(
+        "/api/v1/admin/settings",
+        json={"links_alone_never_spam": False},
+        headers=creds.headers("admin"),
+    )
+    assert turned_off.status_code == 200, turned_off.get_json()
+    again = site_api.post(content=SELF_PROMOTION, author_email="c@example.org")
+    assert again.get_json()["status"] == "spam"
 
 
 @pytest.mark.parametrize(

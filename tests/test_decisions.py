@@ -30,10 +30,13 @@ def signals(
     links: int = 0,
     known: bool = False,
     own: float | None = None,
+    plain: float | None = None,
     **fields: str,
 ) -> Signals:
-    """Build the decision's inputs; `own` is the score without the comment's links."""
-    score = None if p is None else Score(p, 3, (Contribution('word "free"', 1.5),), own)
+    """Build the decision's inputs; `own` is the score without the comment's links,
+    `plain` the score with its length, capitals, digits and repeats at their mean."""
+    top = (Contribution('word "free"', 1.5),)
+    score = None if p is None else Score(p, 3, top, own, plain)
     return Signals({**FIELDS, **fields}, links, score, known)
 
 
@@ -147,6 +150,64 @@ def test_links_alone_never_send_a_comment_to_spam(sig, settings, status, code):
     assert verdict.status is status
     score_reasons = [r for r in verdict.reasons if r.features is not None]
     assert [str(r.code) for r in score_reasons] == [code]
+
+
+@pytest.mark.parametrize(
+    ("sig", "settings", "status", "code"),
+    [
+        # Only its length (or capitals, digits) pushes it over the spam threshold: held.
+        (signals(0.95, plain=0.40), ModerationSettings(), Status.PENDING, "signals_alone"),
+        (signals(0.95, plain=0.89), ModerationSettings(), Status.PENDING, "signals_alone"),
+        # Its words score spam without them too, or they were not scored so: spam.
+        (signals(0.95, plain=0.90), ModerationSettings(), Status.SPAM, "spam_score"),
+        (signals(0.95, plain=None), ModerationSettings(), Status.SPAM, "spam_score"),
+        # A link and the length: the links are named first.
+        (
+            signals(0.97, links=1, own=0.2, plain=0.3),
+            ModerationSettings(),
+            Status.PENDING,
+            "links_alone",
+        ),
+        # Its own words are spam without the links, but only the length makes them so.
+        (
+            signals(0.97, links=1, own=0.95, plain=0.5),
+            ModerationSettings(),
+            Status.PENDING,
+            "signals_alone",
+        ),
+        # The admin turned the rule off (Akismet's way: the score alone decides).
+        (
+            signals(0.95, plain=0.4),
+            ModerationSettings(links_alone_never_spam=False),
+            Status.SPAM,
+            "spam_score",
+        ),
+        # Under the spam threshold the rule has nothing to do.
+        (signals(0.6, plain=0.1), ModerationSettings(), Status.PENDING, "hold_score"),
+        # It follows the admin's spam threshold.
+        (
+            signals(0.85, plain=0.79),
+            ModerationSettings(spam_threshold=0.8),
+            Status.PENDING,
+            "signals_alone",
+        ),
+    ],
+)
+def test_length_capitals_and_digits_alone_never_send_a_comment_to_spam(
+    sig, settings, status, code
+):
+    verdict = decide(sig, settings)
+    assert verdict.status is status
+    score_reasons = [r for r in verdict.reasons if r.features is not None]
+    assert [str(r.code) for r in score_reasons] == [code]
+
+
+def test_signals_alone_reason_names_both_scores():
+    verdict = decide(signals(0.95, plain=0.31), ModerationSettings())
+    (reason,) = [r for r in verdict.reasons if r.code is ReasonCode.SIGNALS_ALONE]
+    assert reason.detail == (
+        "0.95 ≥ 0.90, 0.31 without its length, capitals, digits and repeats: held, not spam (v3)"
+    )
 
 
 def test_links_alone_reason_names_both_scores():

@@ -80,7 +80,8 @@ class SettingsPatch(BaseModel):
     links_alone_never_spam: StrictBool | None = Field(
         default=None,
         description="Hold, rather than send to spam, a comment whose own words score below"
-        " the spam threshold and that only its links push over it.",
+        " the spam threshold and that only its links, or only its length, capitals and"
+        " digits, push over it.",
     )
     akismet_held_is_spam: StrictBool | None = Field(
         default=None,

@@ -88,6 +88,7 @@ def signals_of(comment: Comment, known_author: bool) -> Signals:
             spam_probability=comment.spam_score,
             version=comment.classifier_version or 0,
             without_links=comment.spam_score_without_links,
+            without_signals=comment.spam_score_without_signals,
         )
     return stored_signals(comment, score, known_author)
 

@@ -224,7 +224,7 @@ SETTINGS_LABELS = {
     "disallowed_words": "Disallowed words",
     "moderation_words": "Moderation words",
     "trust_new_authors": "Trust new authors",
-    "links_alone_never_spam": "Links alone never send a comment to spam",
+    "links_alone_never_spam": "Links or length alone never send a comment to spam",
     "akismet_held_is_spam": "Answer true for a held comment (Akismet)",
     "akismet_discard_score": "Discard score (Akismet)",
 }

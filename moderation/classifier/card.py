@@ -146,8 +146,9 @@ LINK_LIMIT = """ A
 LINK_LIMIT_NO_COUNT = """ The
   link count is not a feature and tweets with links are learned as ham, so one link is
   not spam on its own, but the words of a URL still carry weight ("com" most): a
-  reader's comment linking to a .com site can still score high. The decision step's
-  links-alone rule holds such a comment for a moderator instead of sending it to spam,
+  reader's comment linking to a .com site can still score high. The decision step holds
+  a comment for a moderator instead of sending it to spam when its words without the
+  links (or without its length, capitals and digits) score under the spam threshold,
   and a retraining job on your moderators' approvals teaches the model your readers'
   links."""
 

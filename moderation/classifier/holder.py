@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import logging
+import math
 import threading
 import time
 from dataclasses import dataclass
@@ -99,13 +100,16 @@ def explain(
     """Score a doc with a loaded version and name the features that pushed it most.
 
     When its probability is at least `links_from` (None: never), its own words are also
-    scored without its links (Score.without_links, for the decision's links-alone rule).
+    scored without its links (Score.without_links) and without its shape signals
+    (Score.without_signals), for the decision's rule that neither sends it to spam alone.
     """
     from moderation.reading import without_links
 
     clf, scorer = loaded.classifier, loaded.scorer
+    asked = links_from is not None
+    signals: float | None = None
     if scorer is not None and scorer.estimator is clf:
-        p, pushes = scorer.score(doc, top)
+        p, pushes, signals = scorer.score_and_signals(doc, top)
     else:  # a correction of a base version (retraining.LocalCorrection), or other
         p = float(clf.predict_proba([doc])[0][1])
         pushes = []
@@ -113,13 +117,19 @@ def explain(
             # The base's features, as the correction weighs them: its slope times the
             # base's weights, plus what it learned on top of them (base_coef_).
             slope = float(getattr(clf, "slope_", 1.0))
-            pushes += scorer.pushes(doc, top, slope, getattr(clf, "base_coef_", None))
+            extra = getattr(clf, "base_coef_", None)
+            pushes += scorer.pushes(doc, top, slope, extra)
+            if asked and p >= links_from:
+                signals = scorer.signal_push(doc, slope, extra)
         if hasattr(clf, "correction_contributions"):
             pushes += list(clf.correction_contributions(doc, top))
         pushes = sorted(pushes, key=lambda item: abs(item[1]), reverse=True)[:top]
     link_free = None
-    if links_from is not None and p >= links_from:
+    without_signals = None
+    if asked and p >= links_from:
         link_free = without_links(doc.content)
+        if signals is not None:
+            without_signals = 0.5 * (1.0 + math.tanh(0.5 * (logit(p) - signals)))
     return Score(
         spam_probability=float(p),
         version=loaded.version,
@@ -127,7 +137,14 @@ def explain(
         without_links=None
         if link_free is None
         else probability(loaded, replace(doc, content=link_free)),
+        without_signals=without_signals,
     )
+
+
+def logit(p: float) -> float:
+    """Return the log-odds of a probability (clipped off 0 and 1)."""
+    p = min(max(p, 1e-15), 1.0 - 1e-15)
+    return math.log(p / (1.0 - p))
 
 
 class ClassifierHolder:

@@ -37,3 +37,7 @@ class Score:
     # The probability of the same comment with its links taken out (reading.without_links);
     # None when it has no link (or scored under the threshold it was asked from).
     without_links: float | None = None
+    # The probability with its shape signals (link count, author URL, length, capitals,
+    # digits, repeats) at their training mean: what its words alone score. None when
+    # not asked (under the threshold) or the classifier cannot say.
+    without_signals: float | None = None

@@ -87,10 +87,27 @@ class FastScorer:
 
     def score(self, doc: Any, top: int = 5) -> tuple[float, list[tuple[str, float]]]:
         """Return the doc's spam probability and the features that pushed it most."""
+        p, named, _ = self.score_and_signals(doc, top)
+        return p, named
+
+    def score_and_signals(
+        self, doc: Any, top: int = 5
+    ) -> tuple[float, list[tuple[str, float]], float]:
+        """Return score()'s pair and the log-odds the doc's shape signals added."""
         indices, values, raw = self.row(doc)
         pushes = values * self.coef[indices] * self.slope
         z = float(pushes.sum()) + self.slope * self.intercept + self.offset
-        return float(sigmoid(np.array([z]))[0]), self._named(indices, pushes, raw, top)
+        signals = float(pushes[indices >= self.first_signal].sum())
+        return float(sigmoid(np.array([z]))[0]), self._named(indices, pushes, raw, top), signals
+
+    def signal_push(self, doc: Any, scale: float = 1.0, extra: np.ndarray | None = None) -> float:
+        """Return the log-odds the doc's shape signals added, weighed as pushes() weighs."""
+        indices, values, _ = self.row(doc)
+        at = indices >= self.first_signal
+        weights = self.coef[indices[at]] * (self.slope * scale)
+        if extra is not None:
+            weights = weights + extra[indices[at]]
+        return float(values[at] @ weights)
 
     def pushes(
         self, doc: Any, top: int = 5, scale: float = 1.0, extra: np.ndarray | None = None
