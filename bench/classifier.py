@@ -59,6 +59,9 @@ with app.app_context():
         holder.score(doc, links_from)
         intake_times.append(time.perf_counter() - t)
 result = {"before": before, "after": rss(), "load": load, "times": times}
+from moderation import taskqueue
+taskqueue.queue_of(app).ready()  # what a worker's first enqueue imports (huey, its backends)
+result["queue"] = rss()
 print(json.dumps({**result, "intake_times": intake_times}))
 """
 
@@ -151,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{worker['before']:.0f} / {worker['after']:.0f} MB",
         "≤ 250 MB",
     )
+    show("… after the worker's first enqueue (huey)", f"{worker['queue']:.0f} MB")
 
     from moderation.classifier.artifact import load_version
 
