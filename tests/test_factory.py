@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 
 from moderation import create_app
@@ -28,3 +32,38 @@ def test_unsupported_database_url_is_refused(monkeypatch):
     monkeypatch.setenv("MODERATION_SECRET_KEY", "x")
     with pytest.raises(ConfigError, match="DATABASE_URL"):
         create_app({"DATABASE_URL": "mysql://localhost/x"})
+
+
+BUILD_AND_LIST_MODULES = """
+import json, sys
+from moderation import create_app
+create_app({"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": sys.argv[1]})
+print(json.dumps(sorted(sys.modules)))
+"""
+
+
+def test_building_the_app_imports_no_task_queue_backend(tmp_path):
+    # A web worker only enqueues, and only when it has something to enqueue: huey (and
+    # with it the redis and psycopg clients, ~16 MB) is imported on the queue's first use.
+    out = subprocess.run(
+        [sys.executable, "-c", BUILD_AND_LIST_MODULES, f"sqlite:///{tmp_path}/x.sqlite"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    modules = set(json.loads(out.stdout.strip().splitlines()[-1]))
+    assert "moderation.taskqueue" in modules
+    assert not {"huey", "redis", "psycopg"} & modules
+
+
+def test_a_bad_queue_url_is_refused_when_the_app_is_built(tmp_path):
+    with pytest.raises(ValueError, match="QUEUE_URL"):
+        create_app(
+            {
+                "TESTING": True,
+                "SECRET_KEY": "x",
+                "DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite",
+                "QUEUE_URL": "amqp://localhost/",
+            }
+        )
