@@ -42,6 +42,10 @@ CANDIDATES: dict[str, dict[str, Any]] = {
     # inner folds: binned signals alone, and without the phone/handle/hashtag tokens.
     "binned signals": {"binned_signals": True},
     "fold + names + binned": {"fold_unicode": True, "author_words": True, "binned_signals": True},
+    # A third round (issue 11's ScamSpot and YouTube goals): stronger regularization, which
+    # weighs what every corpus shares over what one corpus repeats.
+    "C=10": {"C": 10.0},
+    "C=3": {"C": 3.0},
 }
 
 
