@@ -26,6 +26,7 @@ class Waker:
         self._clock = clock
         self._quiet_until = float("-inf")
         self._lock = threading.Lock()
+        self.sent = 0  # wake-ups sent by this process (for the operator and the tests)
 
     def wake(self) -> bool:
         """Send a wake-up unless one went out less than `window` seconds ago; True if sent."""
@@ -34,5 +35,6 @@ class Waker:
             if now < self._quiet_until:
                 return False
             self._quiet_until = now + self.window
+            self.sent += 1
         self._send()
         return True
