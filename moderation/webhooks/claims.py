@@ -36,6 +36,7 @@ from moderation.tables import WebhookDelivery
 from moderation.tables import WebhookEndpoint
 from moderation.tables import WebhookEvent
 from moderation.tables import utcnow
+from moderation.webhooks.fanout import fan_out_in
 from moderation.webhooks.outbox import forget_endpoints
 from moderation.webhooks.sender import Outcome
 
@@ -57,6 +58,7 @@ class Policy:
     allow_private: bool
     batch: int = 20
     linger: float = 0.5
+    gather: float = 0.1
 
     @classmethod
     def of(cls, config: Any) -> Policy:
@@ -71,6 +73,7 @@ class Policy:
             allow_private=bool(config["WEBHOOKS_ALLOW_PRIVATE"]),
             batch=int(config["WEBHOOKS_BATCH"]),
             linger=float(config["WEBHOOKS_LINGER_SECONDS"]),
+            gather=float(config["WEBHOOKS_GATHER_SECONDS"]),
         )
 
     def backoff(self, attempts: int, rng: random.Random | None = None) -> float:
@@ -123,9 +126,12 @@ def _claimable(now: datetime) -> tuple[Any, ...]:
 
 
 def claim_batch(
-    app: Flask, worker: str, policy: Policy, *, only: int | None = None
+    app: Flask, worker: str, policy: Policy, *, only: int | None = None, fan_out: bool = False
 ) -> list[Claim]:
-    """Lease up to policy.batch due line heads (or delivery `only`), oldest first."""
+    """Lease up to policy.batch due line heads (or delivery `only`), oldest first.
+
+    With `fan_out`, first make the deliveries of waiting events, in the same transaction.
+    """
     now = utcnow()
     lease_until = now + timedelta(seconds=policy.lease)
     lease = {
@@ -138,6 +144,8 @@ def claim_batch(
     if only is not None:
         due = due.where(D.id == only)
     with db.new_session(app, write=True) as session:
+        if fan_out:
+            fan_out_in(session)
         if session.get_bind().dialect.name == "postgresql":
             ids = list(session.scalars(due.with_for_update(of=D, skip_locked=True)))
             if ids:
@@ -158,7 +166,7 @@ def claim_batch(
                 )
             )
         if not ids:
-            session.rollback()
+            session.commit()  # what the fan-out made, if anything
             return []
         rows = session.execute(
             select(

@@ -20,6 +20,7 @@ from datetime import timedelta
 
 from flask import Flask
 from sqlalchemy import exists
+from sqlalchemy import or_
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -37,8 +38,7 @@ from moderation.webhooks.claims import line_head
 from moderation.webhooks.claims import line_heads
 from moderation.webhooks.claims import release
 from moderation.webhooks.claims import worker_name
-from moderation.webhooks.fanout import fan_out
-from moderation.webhooks.fanout import fanout_waiting
+from moderation.webhooks.fanout import fanout_waits
 from moderation.webhooks.sender import Connections
 from moderation.webhooks.sender import Outcome
 
@@ -49,7 +49,6 @@ DISPATCH = "webhook_dispatch"
 SWEEP = "webhook_sweep"
 SLOTS = "moderation.webhooks.dispatch_slots"
 D = WebhookDelivery
-_IDLE_POLL_SECONDS = 0.05
 _MAX_WAKES = 100
 
 
@@ -118,31 +117,19 @@ def send_batch(
     return len(results)
 
 
-def pending_work(app: Flask) -> tuple[bool, bool]:
-    """Return (events wait for fan-out, a delivery is due and unclaimed).
+def work_waits(app: Flask) -> bool:
+    """Return whether events wait for fan-out or a delivery is due and unclaimed.
 
-    Reads only, so an idle poll never takes SQLite's write lock.
+    One read: an idle poll never takes SQLite's write lock.
     """
     now = utcnow()
+    due = exists().where(
+        *line_head(),
+        D.next_attempt_at <= now,
+        (D.lease_until.is_(None)) | (D.lease_until < now),
+    )
     with db.new_session(app) as session:
-        due = session.scalar(
-            select(
-                exists().where(
-                    *line_head(),
-                    D.next_attempt_at <= now,
-                    (D.lease_until.is_(None)) | (D.lease_until < now),
-                )
-            )
-        )
-        return fanout_waiting(session), bool(due)
-
-
-def take_batch(app: Flask, worker: str, policy: Policy) -> list[Claim]:
-    """Fan out waiting events, then claim a batch of due deliveries ([] when idle)."""
-    waiting, due = pending_work(app)
-    if waiting and fan_out(app):
-        due = True
-    return claim_batch(app, worker, policy) if due else []
+        return bool(session.scalar(select(or_(due, fanout_waits()))))
 
 
 def dispatch(app: Flask) -> int:
@@ -157,12 +144,17 @@ def dispatch(app: Flask) -> int:
         return 0  # every slot is busy; a running dispatch sees the work (see Slots)
     policy = Policy.of(app.config)
     worker = worker_name()
-    sent = 0
+    sent = attempted = 0
     quiet_since = time.monotonic()
     with Connections(timeout=policy.timeout, allow_private=policy.allow_private) as connections:
         while True:
             try:
-                batch = take_batch(app, worker, policy)
+                # After a full batch more surely waits: claim without asking first.
+                batch = (
+                    claim_batch(app, worker, policy, fan_out=True)
+                    if attempted == policy.batch or work_waits(app)
+                    else []
+                )
                 attempted = send_batch(app, batch, connections, worker, policy) if batch else 0
             except BaseException:
                 slots.leave()
@@ -175,8 +167,8 @@ def dispatch(app: Flask) -> int:
             elif slots.leave_if_others_run():
                 return sent  # nothing due; the last run lingers for everyone
             if time.monotonic() - quiet_since < policy.linger:
-                # A short wait lets the next batch gather more than one event.
-                time.sleep(_IDLE_POLL_SECONDS)
+                # The wait lets the next batch gather several events: fewer transactions.
+                time.sleep(policy.gather)
                 continue
             newer = slots.leave_if_quiet(seen)
             if newer is None:
@@ -231,7 +223,7 @@ def sweep(
     now = utcnow()
     with db.new_session(app) as session:
         heads = line_heads(session, endpoint_id=endpoint_id)
-        if fanout_waiting(session):
+        if session.scalar(select(fanout_waits())):
             wake_dispatch(app)  # events whose deliveries were never made (a lost wake-up)
     if overdue_seconds is not None:
         heads = [h for h in heads if h[1] <= now - timedelta(seconds=overdue_seconds)]
