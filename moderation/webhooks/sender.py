@@ -18,6 +18,7 @@ from moderation.webhooks.addresses import AddressRefused
 from moderation.webhooks.addresses import Target
 from moderation.webhooks.addresses import check_url
 from moderation.webhooks.addresses import resolve
+from moderation.webhooks.watchdog import Watchdog
 
 USER_AGENT = "moderation-webhooks/1"
 MAX_ERROR_CHARS = 500
@@ -104,6 +105,7 @@ class Connections:
         self.timeout = timeout
         self.allow_private = allow_private
         self._open: dict[tuple[str, str, int], http.client.HTTPConnection] = {}
+        self._watchdog = Watchdog()
 
     def send(
         self, url: str, secret: str, msg_id: str, payload: dict[str, Any], at: datetime
@@ -144,12 +146,8 @@ class Connections:
         self, key: tuple[str, str, int], path: str, body: bytes, headers: dict[str, str]
     ) -> Outcome:
         connection = self._open[key]
-        # The socket timeout bounds each read; this bounds the whole exchange, so a
-        # receiver that trickles its answer a byte at a time cannot hold a worker thread.
         cut = threading.Event()
-        deadline = threading.Timer(self.timeout, _cut, args=(connection, cut))
-        deadline.daemon = True
-        deadline.start()
+        self._watchdog.arm(self.timeout, lambda: _cut(connection, cut))
         try:
             connection.request("POST", path, body=body, headers=headers)
             response = connection.getresponse()
@@ -167,7 +165,7 @@ class Connections:
                 return Outcome(False, error=f"no complete answer within {self.timeout:g} s")
             return Outcome(False, error=f"{exc.__class__.__name__}: {exc}"[:MAX_ERROR_CHARS])
         finally:
-            deadline.cancel()
+            self._watchdog.disarm()
         if response.will_close or not response.isclosed():
             self._drop(key)  # the receiver ends the connection, or left part of its answer
         if 200 <= response.status < 300:
@@ -185,6 +183,7 @@ class Connections:
         """Close every connection this run opened."""
         for key in list(self._open):
             self._drop(key)
+        self._watchdog.close()
 
     def __enter__(self) -> Connections:
         return self
