@@ -278,7 +278,11 @@ class AuditEvent(Base):
     to_status: Mapped[Status] = mapped_column(_enum(Status, "to_status"))
     note: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_audit_events_comment", "comment_id", "at"),)
+    __table_args__ = (
+        Index("ix_audit_events_comment", "comment_id", "at"),
+        # A moderator's latest events: undo (moderation.undo, migration 0017).
+        Index("ix_audit_events_user", "user_id", "id"),
+    )
 
 
 class CommentRevision(Base):

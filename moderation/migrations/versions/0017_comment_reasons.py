@@ -1,4 +1,5 @@
-"""comment_reasons: one row per reason code of a comment, for the queue's reason filter
+"""comment_reasons: one row per reason code of a comment, for the queue's reason filter;
+an index of each moderator's audit events, for undo
 
 Revision ID: 0017
 Revises: 0013
@@ -8,6 +9,8 @@ Each row copies its comment's status, created_at and score sort key
 and the counts per status read one index prefix (the JSON containment of 0016 read every
 matching comment). The rows of existing comments are filled from their JSON reasons; the
 GIN index of 0016 (PostgreSQL) is dropped, nothing reads it any more.
+
+ix_audit_events_user serves undo (moderation.undo): a moderator's latest events.
 """
 
 import sqlalchemy as sa
@@ -86,9 +89,11 @@ def upgrade() -> None:
     )
     if postgresql:
         op.execute("DROP INDEX IF EXISTS ix_comments_reasons_gin")
+    op.create_index("ix_audit_events_user", "audit_events", ["user_id", "id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_audit_events_user", table_name="audit_events")
     if op.get_bind().dialect.name == "postgresql":
         op.execute(
             "CREATE INDEX IF NOT EXISTS ix_comments_reasons_gin ON comments"
