@@ -49,6 +49,7 @@ def nothing_to_undo() -> Problem:
 
 def _requests(session: Session, user_id: int, since: datetime) -> list[list[AuditEvent]]:
     """Return the user's latest requests (events grouped by time), newest first."""
+    limit = UNDO_DEPTH * 20
     events = session.scalars(
         select(AuditEvent)
         .where(
@@ -57,8 +58,8 @@ def _requests(session: Session, user_id: int, since: datetime) -> list[list[Audi
             AuditEvent.at >= since,
         )
         .order_by(AuditEvent.id.desc())
-        .limit(UNDO_DEPTH * 20)
-    )
+        .limit(limit)
+    ).all()
     grouped: list[list[AuditEvent]] = []
     for event in events:
         if grouped and grouped[-1][0].at == event.at:
@@ -66,7 +67,9 @@ def _requests(session: Session, user_id: int, since: datetime) -> list[list[Audi
         elif len(grouped) < UNDO_DEPTH:
             grouped.append([event])
         else:
-            break
+            return grouped
+    if len(events) == limit and grouped:
+        grouped.pop()  # the last request may go on past the events read: never half of it
     return grouped
 
 
