@@ -1,7 +1,7 @@
 """webhook fan-out: an event row names its endpoints; the worker makes the deliveries
 
 Revision ID: 0018
-Revises: 0013
+Revises: 0017
 
 The change's transaction now writes only the event (with the endpoints that wanted it
 and fanout_pending set); the delivery worker turns it into one delivery per endpoint.
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0013"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 
