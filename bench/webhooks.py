@@ -43,6 +43,8 @@ def serve_receiver(port_out: multiprocessing.Queue, arrivals: multiprocessing.Qu
     """Receive webhooks in a process of its own; put (type, id, seconds since the event)."""
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as real receivers (nginx, gunicorn) do
+
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             now = time.time()

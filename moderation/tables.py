@@ -444,6 +444,20 @@ class WebhookEvent(Base):
     type: Mapped[EventType] = mapped_column(_enum(EventType, "event_type", 32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The endpoints that wanted it when it happened; the worker turns them into
+    # deliveries (fan-out) and clears fanout_pending, so the change's own transaction
+    # writes this one row and nothing else.
+    endpoint_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    fanout_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        Index(
+            "ix_webhook_events_fanout",
+            "id",
+            postgresql_where=text("fanout_pending"),
+            sqlite_where=text("fanout_pending"),
+        ),
+    )
 
 
 class WebhookDelivery(Base):
