@@ -88,8 +88,8 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # (at least the window) before it ends; DISPATCHERS runs at once per worker.
         "WEBHOOKS_WAKE_SECONDS": 0.2,
         "WEBHOOKS_LINGER_SECONDS": 0.5,
-        "WEBHOOKS_BATCH": 20,
-        "WEBHOOKS_GATHER_SECONDS": 0.1,  # a dispatch's wait between batches that were not full
+        "WEBHOOKS_BATCH": 50,
+        "WEBHOOKS_GATHER_SECONDS": 0.2,  # a dispatch's wait between batches that were not full
         "WEBHOOKS_DISPATCHERS": 3,
         # How long a process trusts its list of a site's endpoints (changes made in the
         # same process apply at once; 0: read them with every event).

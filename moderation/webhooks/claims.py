@@ -56,9 +56,9 @@ class Policy:
     lease: float
     sweep_after: float
     allow_private: bool
-    batch: int = 20
-    linger: float = 0.5
-    gather: float = 0.1
+    batch: int
+    linger: float
+    gather: float
 
     @classmethod
     def of(cls, config: Any) -> Policy:
