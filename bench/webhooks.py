@@ -43,6 +43,8 @@ def serve_receiver(port_out: multiprocessing.Queue, arrivals: multiprocessing.Qu
     """Receive webhooks in a process of its own; put (type, id, seconds since the event)."""
 
     class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"  # keep-alive, as real receivers (nginx, gunicorn) do
+
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             now = time.time()
@@ -139,7 +141,13 @@ def main() -> None:
         "SITE_KEY_TTL_SECONDS": 60,
         "SETTINGS_TTL_SECONDS": 60,
     }
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MODERATION_")}
+    # The caller's MODERATION_WEBHOOKS_* settings reach the worker (to try other timings);
+    # nothing else of the caller's configuration does.
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("MODERATION_") or k.startswith("MODERATION_WEBHOOKS_")
+    }
     env.update({f"MODERATION_{k}": json.dumps(v) for k, v in config.items()})
     env["FLASK_APP"] = "moderation"
     flask = str(VENV_BIN / "flask")

@@ -21,6 +21,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from moderation import health
     from moderation import mail
     from moderation import problems
+    from moderation import reason_rows
     from moderation import review
     from moderation import security_headers
     from moderation import settings
@@ -38,6 +39,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     config.validate(app.config)
 
     db.init_app(app)
+    reason_rows.init_app(app)
     taskqueue.init_app(app)
     webhooks.init_app(app)
     mail.init_app(app)

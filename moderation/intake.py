@@ -35,6 +35,8 @@ from moderation.decisions import decide
 from moderation.decisions import rule_fields
 from moderation.problems import Problem
 from moderation.problems import invalid
+from moderation.reason_rows import insert_rows
+from moderation.reason_rows import rows_for
 from moderation.sanitize import CleanHtml
 from moderation.sanitize import clean_comment_html
 from moderation.schemas import CommentIn
@@ -280,6 +282,10 @@ def submit_comment(
         comment_id = session.execute(_INSERT_COMMENT, row).scalar_one()
     except IntegrityError:  # a concurrent twin won the unique dedupe_key
         raise duplicate_problem() from None
+    # A Core insert: the ORM's mapper events that keep the reason rows do not see it.
+    insert_rows(
+        session, rows_for(comment_id, row["reasons"], verdict.status, now, row["spam_score"])
+    )
     session.execute(
         _INSERT_EVENT,
         {

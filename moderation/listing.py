@@ -7,24 +7,23 @@ import binascii
 import enum
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import ColumnElement
-from sqlalchemy import bindparam
-from sqlalchemy import cast
+from sqlalchemy import Select
 from sqlalchemy import func
 from sqlalchemy import literal
 from sqlalchemy import literal_column
 from sqlalchemy import select
-from sqlalchemy import text
 from sqlalchemy import tuple_
 from sqlalchemy import union_all
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Session
 
 from moderation.db import LIKE_ESCAPE
 from moderation.db import escape_like
 from moderation.storable import in_id_range
 from moderation.tables import Comment
+from moderation.tables import CommentReason
 from moderation.tables import Status
 
 # A comment without a score sorts below every scored one (scores are 0..1).
@@ -127,23 +126,9 @@ def search_text() -> ColumnElement[str]:
     )
 
 
-def _has_reason(dialect: str, code: str) -> ColumnElement[bool]:
-    """Return 'one of the comment's reasons has this code' in the database's own JSON."""
-    if dialect == "postgresql":
-        # jsonb containment; ix_comments_reasons_gin (migration 0016) is built on it.
-        return cast(Comment.reasons, JSONB).contains([{"code": code}])
-    return text(
-        "EXISTS (SELECT 1 FROM json_each(comments.reasons) AS reason"
-        " WHERE json_extract(reason.value, '$.code') = :reason_code)"
-    ).bindparams(bindparam("reason_code", code))
-
-
-def _conditions(
-    session: Session, queue: QueueFilter, *, with_status: bool = True
-) -> list[ColumnElement[bool]]:
+def _conditions(queue: QueueFilter) -> list[ColumnElement[bool]]:
+    """Return the filter's conditions on comments but status and reason (see _matching)."""
     conditions: list[ColumnElement[bool]] = []
-    if with_status and queue.status is not None:
-        conditions.append(Comment.status == queue.status)
     if queue.site_id is not None:
         conditions.append(Comment.site_id == queue.site_id)
     if queue.post_id is not None:
@@ -152,22 +137,56 @@ def _conditions(
         conditions.append(Comment.author_email == queue.author_email)
     if queue.author_ip is not None:
         conditions.append(Comment.author_ip == queue.author_ip)
-    if queue.reason is not None:
-        conditions.append(_has_reason(session.get_bind().dialect.name, queue.reason))
     if queue.q:
         pattern = "%" + escape_like(queue.q.strip()) + "%"
         conditions.append(search_text().like(func.lower(pattern), escape=LIKE_ESCAPE))
     return conditions
 
 
-def _after(cursor: Cursor) -> ColumnElement[bool]:
+@dataclass(frozen=True)
+class _Keys:
+    """The columns a listing sorts and pages by: the comment's, or its reason rows' copies."""
+
+    created_at: Any
+    score: Any
+    id: Any
+
+    @classmethod
+    def of(cls, queue: QueueFilter) -> _Keys:
+        """Return comment_reasons' keys when the filter has a reason, else the comment's."""
+        if queue.reason is not None:
+            return cls(CommentReason.created_at, CommentReason.score, CommentReason.comment_id)
+        return cls(Comment.created_at, score_key(), Comment.id)
+
+
+def _after(keys: _Keys, cursor: Cursor) -> ColumnElement[bool]:
     """Return 'comes after the cursor' in the cursor's own order (a row comparison)."""
     if cursor.sort is Sort.SCORE:
-        return tuple_(score_key(), Comment.id) < tuple_(literal(cursor.score), literal(cursor.id))
+        return tuple_(keys.score, keys.id) < tuple_(literal(cursor.score), literal(cursor.id))
     here = tuple_(literal(cursor.created_at, Comment.created_at.type), literal(cursor.id))
     if cursor.sort is Sort.OLDEST:
-        return tuple_(Comment.created_at, Comment.id) > here
-    return tuple_(Comment.created_at, Comment.id) < here
+        return tuple_(keys.created_at, keys.id) > here
+    return tuple_(keys.created_at, keys.id) < here
+
+
+def _matching(queue: QueueFilter, *columns: Any, status: Status | None) -> Select[Any]:
+    """Select `columns` of the comments that match the filter, with `status` if given.
+
+    With a reason, the statement starts from that reason's rows (whose index holds code,
+    status and the sort keys), and reads comments only for the filter's other criteria or
+    for the page's columns.
+    """
+    conditions = _conditions(queue)
+    if queue.reason is None:
+        if status is not None:
+            conditions.insert(0, Comment.status == status)
+        return select(*columns).where(*conditions)
+    stmt = select(*columns).select_from(CommentReason).where(CommentReason.code == queue.reason)
+    if status is not None:
+        stmt = stmt.where(CommentReason.status == status)
+    if conditions or any(column is Comment for column in columns):
+        stmt = stmt.join(Comment, Comment.id == CommentReason.comment_id).where(*conditions)
+    return stmt
 
 
 def list_queue(
@@ -182,17 +201,18 @@ def list_queue(
 
     :raises ValueError: the cursor belongs to another sort.
     """
-    stmt = select(Comment).where(*_conditions(session, queue))
+    keys = _Keys.of(queue)
+    stmt = _matching(queue, Comment, status=queue.status)
     if cursor is not None:
         if cursor.sort is not sort:
             raise ValueError("the cursor belongs to another sort")
-        stmt = stmt.where(_after(cursor))
+        stmt = stmt.where(_after(keys, cursor))
     if sort is Sort.SCORE:
-        stmt = stmt.order_by(score_key().desc(), Comment.id.desc())
+        stmt = stmt.order_by(keys.score.desc(), keys.id.desc())
     elif sort is Sort.OLDEST:
-        stmt = stmt.order_by(Comment.created_at.asc(), Comment.id.asc())
+        stmt = stmt.order_by(keys.created_at.asc(), keys.id.asc())
     else:
-        stmt = stmt.order_by(Comment.created_at.desc(), Comment.id.desc())
+        stmt = stmt.order_by(keys.created_at.desc(), keys.id.desc())
     rows = list(session.scalars(stmt.limit(limit + 1)))
     more = len(rows) > limit
     rows = rows[:limit]
@@ -216,12 +236,13 @@ def count_by_status(
 
     Each count of a status not in `exact` stops at `limit` (None: exact): a capped count
     reads at most `limit` index entries per status, so the tabs stay fast with millions of
-    comments. A count equal to `limit` means "at least that many".
+    comments. A count equal to `limit` means "at least that many". With a reason, each
+    count reads that reason's index rows of one status (exact ones included).
     """
-    conditions = _conditions(session, queue, with_status=False)
+    key = _Keys.of(queue).id
     parts = []
     for status in Status:
-        matching = select(Comment.id).where(Comment.status == status, *conditions)
+        matching = _matching(queue, key, status=status)
         if limit is not None and status not in exact:
             matching = matching.limit(limit)
         inner = matching.subquery()

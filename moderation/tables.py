@@ -227,15 +227,10 @@ class Comment(Base):
         Index("ix_comments_author_email_status", "author_email", "status"),
         Index("ix_comments_parent", "parent_id"),
         Index("uq_comments_site_external", "site_id", "external_id", unique=True),
-        # The queue's triage (migration 0016): the ip filter, the score sort
-        # (moderation.listing.score_key) and, PostgreSQL only, the reason filter.
+        # The queue's triage (migration 0016): the ip filter and the score sort
+        # (moderation.listing.score_key); the reason filter reads comment_reasons.
         Index("ix_comments_author_ip_status", "author_ip", "status"),
         Index("ix_comments_status_score", "status", text("(coalesce(spam_score, -1.0))"), "id"),
-        Index(
-            "ix_comments_reasons_gin",
-            text("(reasons::jsonb) jsonb_path_ops"),
-            postgresql_using="gin",
-        ).ddl_if(dialect="postgresql"),
         # The review queue's free-text search (moderation.queue.search_text), PostgreSQL
         # only: a trigram index answers LIKE '%word%' without scanning every comment.
         # Created by migration 0002_queue_indexes, which also enables pg_trgm.
@@ -244,6 +239,31 @@ class Comment(Base):
             text(f"({SEARCH_TEXT_SQL}) gin_trgm_ops"),
             postgresql_using="gin",
         ).ddl_if(dialect="postgresql"),
+    )
+
+
+class CommentReason(Base):
+    """One reason code of a comment, with the comment's status and sort keys copied in.
+
+    The queue's reason filter reads these rows in index order instead of every comment's
+    JSON list; moderation.reason_rows keeps them in step with the comment (migration 0017).
+    """
+
+    __tablename__ = "comment_reasons"
+
+    comment_id: Mapped[int] = mapped_column(
+        ForeignKey("comments.id", ondelete="CASCADE"), primary_key=True
+    )
+    code: Mapped[str] = mapped_column(String(40), primary_key=True)
+    status: Mapped[Status] = mapped_column(_enum(Status, "status"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The comment's score sort key: coalesce(spam_score, -1.0) (moderation.listing.score_key).
+    score: Mapped[float] = mapped_column(Float)
+
+    __table_args__ = (
+        Index("ix_comment_reasons_status_created", "code", "status", "created_at", "comment_id"),
+        Index("ix_comment_reasons_status_score", "code", "status", "score", "comment_id"),
+        Index("ix_comment_reasons_created", "code", "created_at", "comment_id"),
     )
 
 
@@ -261,7 +281,11 @@ class AuditEvent(Base):
     to_status: Mapped[Status] = mapped_column(_enum(Status, "to_status"))
     note: Mapped[str | None] = mapped_column(Text)
 
-    __table_args__ = (Index("ix_audit_events_comment", "comment_id", "at"),)
+    __table_args__ = (
+        Index("ix_audit_events_comment", "comment_id", "at"),
+        # A moderator's latest events: undo (moderation.undo, migration 0017).
+        Index("ix_audit_events_user", "user_id", "id"),
+    )
 
 
 class CommentRevision(Base):
@@ -423,6 +447,20 @@ class WebhookEvent(Base):
     type: Mapped[EventType] = mapped_column(_enum(EventType, "event_type", 32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # The endpoints that wanted it when it happened; the worker turns them into
+    # deliveries (fan-out) and clears fanout_pending, so the change's own transaction
+    # writes this one row and nothing else.
+    endpoint_ids: Mapped[list[int] | None] = mapped_column(JSON)
+    fanout_pending: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    __table_args__ = (
+        Index(
+            "ix_webhook_events_fanout",
+            "id",
+            postgresql_where=text("fanout_pending"),
+            sqlite_where=text("fanout_pending"),
+        ),
+    )
 
 
 class WebhookDelivery(Base):

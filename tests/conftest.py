@@ -14,6 +14,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from flask.testing import FlaskCliRunner
+from sqlalchemy import select
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
@@ -23,6 +24,7 @@ from moderation import db
 from moderation.accounts import create_site
 from moderation.accounts import create_user
 from moderation.accounts import issue_token
+from moderation.tables import AuditEvent
 from moderation.tables import Base
 from moderation.tables import Role
 
@@ -130,6 +132,18 @@ def app(app_config: dict[str, Any]) -> Iterator[Flask]:
     empty_tables(application)
     yield application
     application.extensions[db.ENGINE].dispose()
+
+
+def audit_events(app: Flask, comment_id: int) -> list[AuditEvent]:
+    """Return a comment's audit events, oldest first (each read in a session of its own)."""
+    with db.new_session(app) as s:
+        return list(
+            s.scalars(
+                select(AuditEvent)
+                .where(AuditEvent.comment_id == comment_id)
+                .order_by(AuditEvent.id)
+            )
+        )
 
 
 @pytest.fixture

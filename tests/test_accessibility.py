@@ -162,8 +162,9 @@ def test_every_page_has_no_axe_violations(app, browser, live_server, site_api, c
             page.locator("#settings-errors").wait_for()
             found += scan(page, f"{name} admin settings error")
             page.goto(live_server + "/admin/sites")
-            page.get_by_role("button", name="Revoke key of blog").click()
-            found += scan(page, f"{name} admin revoke dialog")
+            page.get_by_role("link", name="Revoke key of blog").click()
+            page.wait_for_url("**/admin/sites/*/revoke")
+            found += scan(page, f"{name} admin revoke confirmation")
         finally:
             ctx.close()
     assert found == []

@@ -144,9 +144,50 @@ def test_site_key_is_shown_once_and_revoked(app, client, creds):
     assert 'id="akismet-url">http://localhost/<' in page
     with db.new_session(app) as s:
         site = s.scalar(select(Site).where(Site.name == "shop"))
-    client.post(f"/admin/sites/{site.id}/revoke", data={"csrf_token": token})
+    revoked = client.post(
+        f"/admin/sites/{site.id}/revoke", data={"csrf_token": token, "confirm": "revoke"}
+    )
+    assert revoked.status_code == 302
     with db.new_session(app) as s:
         assert s.get(Site, site.id).revoked_at is not None
+
+
+def revoked_at(app: Flask, name: str) -> Any:
+    with db.new_session(app) as s:
+        return s.scalar(select(Site.revoked_at).where(Site.name == name))
+
+
+def test_revoking_a_key_is_confirmed_on_the_server(app, client, creds):
+    token = sign_in(client)
+    with db.new_session(app) as s:
+        blog = s.scalar(select(Site.id).where(Site.name == "blog"))
+    url = f"/admin/sites/{blog}/revoke"
+    listing = client.get("/admin/sites").get_data(as_text=True)
+    assert f'href="{url}"' in listing  # a link to the question, no form that revokes
+    question = client.get(url)
+    assert question.status_code == 200
+    html = question.get_data(as_text=True)
+    assert "Revoke the key of blog?" in html
+    assert 'name="csrf_token"' in html
+    assert 'name="confirm" value="revoke"' in html
+    assert revoked_at(app, "blog") is None  # asking changes nothing
+    # A POST without the confirmation only leads to the question.
+    unconfirmed = client.post(url, data={"csrf_token": token})
+    assert unconfirmed.status_code == 303
+    assert unconfirmed.headers["Location"] == url
+    assert revoked_at(app, "blog") is None
+    # Without its CSRF token the confirmation is refused.
+    forged = client.post(url, data={"confirm": "revoke"})
+    assert forged.status_code == 400
+    assert revoked_at(app, "blog") is None
+    done = client.post(url, data={"csrf_token": token, "confirm": "revoke"})
+    assert done.status_code == 302
+    assert revoked_at(app, "blog") is not None
+    assert revoked_at(app, "other-blog") is None
+    again = client.get(url)  # a revoked site has nothing left to ask about
+    assert again.status_code == 302
+    assert again.headers["Location"] == "/admin/sites"
+    assert client.get("/admin/sites/999999/revoke").status_code == 404
 
 
 def test_commenter_is_erased_from_the_privacy_page_once_confirmed(app, client, creds, site_api):

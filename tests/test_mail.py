@@ -33,6 +33,9 @@ class Inbox:
 
     def __init__(self) -> None:
         self.messages: list[tuple[list[str], Message]] = []
+        # recipient -> how many more mails to accept before answering 451 (once)
+        self.refuse_after: dict[str, int] = {}
+
         self.loop = asyncio.new_event_loop()
         self.port = 0
         ready = threading.Event()
@@ -40,6 +43,12 @@ class Inbox:
 
         class Handler:
             async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
+                for rcpt in envelope.rcpt_tos:
+                    if rcpt in inbox.refuse_after:
+                        inbox.refuse_after[rcpt] -= 1
+                        if inbox.refuse_after[rcpt] < 0:
+                            del inbox.refuse_after[rcpt]
+                            return "451 Requested action aborted: try again later"
                 message = message_from_bytes(envelope.content, policy=policy.default)
                 inbox.messages.append((list(envelope.rcpt_tos), message))
                 return "250 OK"
@@ -208,6 +217,18 @@ def test_per_comment_mail_chosen_on_the_profile_page(app, creds, site_api, inbox
     pending_comments(site_api, 1)
     send_due(app)
     assert len(inbox.to("mod@example.org")) == 3
+
+
+def test_a_mail_refused_midway_sends_the_rest_next_run_and_none_twice(app, creds, site_api, inbox):
+    with db.new_session(app, write=True) as s:
+        s.scalar(select(User).where(User.email == "mod@example.org")).mail_mode = MailMode.EACH
+        s.commit()
+    ids = pending_comments(site_api, 3)
+    inbox.refuse_after = {"mod@example.org": 1}  # the first goes out, the second is refused
+    send_due(app)
+    assert [next(iter(links_in(m))) for m in inbox.to("mod@example.org")] == ids[:1]
+    send_due(app)
+    assert [next(iter(links_in(m))) for m in inbox.to("mod@example.org")] == ids
 
 
 def test_tampered_expired_and_other_users_links_are_refused(app, creds, site_api, inbox):

@@ -28,6 +28,7 @@ from moderation.tables import FloodMark
 from moderation.tables import Site
 from moderation.tables import Status
 from moderation.tables import User
+from tests.conftest import audit_events
 
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 MOD = "mod@example.org"
@@ -103,14 +104,7 @@ class Rows:
             return s.get(Comment, comment_id)
 
     def events(self, comment_id: int) -> list[AuditEvent]:
-        with db.new_session(self.app) as s:
-            return list(
-                s.scalars(
-                    select(AuditEvent)
-                    .where(AuditEvent.comment_id == comment_id)
-                    .order_by(AuditEvent.id)
-                )
-            )
+        return audit_events(self.app, comment_id)
 
 
 @pytest.fixture

@@ -166,25 +166,34 @@ def test_a_running_job_shows_a_progress_bar(app, context, live_server, creds):
     assert watch.fired() == []
 
 
-def test_revoking_a_key_asks_first(app, context, live_server, creds):
-    page = context.new_page()
-    watch = Watch(page, live_server)
-    sign_in_as(page, live_server, ADMIN, "/admin/sites")
-    page.get_by_role("button", name="Revoke key of blog").click()
-    dialog = page.get_by_role("dialog")
-    assert "Revoke the key of blog?" in dialog.inner_text()
-    dialog.get_by_role("button", name="Cancel").click()
-    page.wait_for_timeout(200)
-    with db.new_session(app) as s:
-        assert s.scalar(select(Site.revoked_at).where(Site.name == "blog")) is None
-    page.get_by_role("button", name="Revoke key of blog").click()
-    page.get_by_role("dialog").get_by_role("button", name="Revoke the key").click()
-    page.wait_for_url("**/admin/sites")
-    page.locator(".flash-info").wait_for()
-    with db.new_session(app) as s:
-        assert s.scalar(select(Site.revoked_at).where(Site.name == "blog")) is not None
-        assert s.scalar(select(Site.revoked_at).where(Site.name == "other-blog")) is None
-    assert watch.fired() == []
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+def test_revoking_a_key_asks_first_on_a_page_of_its_own(
+    app, browser, live_server, creds, browser_timeout_ms, javascript
+):
+    ctx = browser.new_context(base_url=live_server, java_script_enabled=javascript)
+    ctx.set_default_timeout(browser_timeout_ms)
+    try:
+        page = ctx.new_page()
+        watch = Watch(page, live_server)
+        sign_in_as(page, live_server, ADMIN, "/admin/sites")
+        page.get_by_role("link", name="Revoke key of blog").click()
+        page.wait_for_url("**/admin/sites/*/revoke")
+        assert page.get_by_role("heading", level=1).inner_text() == "Revoke the key of blog?"
+        page.get_by_role("link", name="Cancel").click()
+        page.wait_for_url("**/admin/sites")
+        with db.new_session(app) as s:
+            assert s.scalar(select(Site.revoked_at).where(Site.name == "blog")) is None
+        page.get_by_role("link", name="Revoke key of blog").click()
+        page.get_by_role("button", name="Revoke the key of blog").click()
+        page.wait_for_url("**/admin/sites")
+        assert "The key of blog is revoked." in page.locator(".flash-info").inner_text()
+        with db.new_session(app) as s:
+            assert s.scalar(select(Site.revoked_at).where(Site.name == "blog")) is not None
+            assert s.scalar(select(Site.revoked_at).where(Site.name == "other-blog")) is None
+        assert page.get_by_role("link", name="Revoke key of blog").count() == 0
+        assert watch.fired() == []
+    finally:
+        ctx.close()
 
 
 def test_a_settings_error_keeps_the_input_and_names_the_field(app, context, live_server, creds):

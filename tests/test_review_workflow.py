@@ -11,12 +11,11 @@ from flask import Flask
 from flask import request
 from markupsafe import escape
 from playwright.sync_api import expect
-from sqlalchemy import select
 
 from moderation import db
-from moderation.tables import AuditEvent
 from moderation.tables import Comment
 from moderation.tables import Status
+from tests.conftest import audit_events
 from tests.test_admin_page import sign_in as admin_sign_in
 from tests.test_review_page import Watch
 from tests.test_review_page import decided
@@ -63,17 +62,6 @@ def card_ids(page: Any) -> list[int]:
     ]
 
 
-def events(app: Flask, comment_id: int) -> list[AuditEvent]:
-    with db.new_session(app) as s:
-        return list(
-            s.scalars(
-                select(AuditEvent)
-                .where(AuditEvent.comment_id == comment_id)
-                .order_by(AuditEvent.id)
-            )
-        )
-
-
 def test_fast_keys_are_queued_undo_restores_and_keys_act_on_the_selection(
     app, context, live_server, site_api
 ):
@@ -102,7 +90,7 @@ def test_fast_keys_are_queued_undo_restores_and_keys_act_on_the_selection(
     page.locator(f'#comment-{order[2]}[data-status="pending"]:not([hidden])').wait_for()
     stored = statuses(app)
     assert [stored[i] for i in order[:3]] == [Status.APPROVED, Status.PENDING, Status.PENDING]
-    undone = events(app, order[2])[-1]
+    undone = audit_events(app, order[2])[-1]
     assert (undone.from_status, undone.to_status, undone.note) == (
         Status.APPROVED,
         Status.PENDING,
@@ -135,7 +123,7 @@ def test_fast_keys_are_queued_undo_restores_and_keys_act_on_the_selection(
     page.keyboard.press("z")
     page.locator(f'#comment-{order[6]}[data-status="pending"]:not([hidden])').wait_for()
     page.locator(f'#comment-{order[5]}[data-status="pending"]:not([hidden])').wait_for()
-    assert [e.to_status for e in events(app, order[5])] == [
+    assert [e.to_status for e in audit_events(app, order[5])] == [
         Status.PENDING,
         Status.SPAM,
         Status.PENDING,
@@ -149,6 +137,43 @@ def test_fast_keys_are_queued_undo_restores_and_keys_act_on_the_selection(
     card.get_by_role("button", name="Back to pending").click()
     decided(page, order[3], "pending")
     assert statuses(app)[order[3]] is Status.PENDING
+    assert watch.fired() == []
+
+
+def test_undo_survives_a_reload(app, context, live_server, site_api):
+    made = post_comments(site_api, 3)
+    page = context.new_page()
+    watch = Watch(page, live_server)
+    sign_in(page, live_server)
+    order = card_ids(page)
+    assert order == sorted(made, reverse=True)
+    page.keyboard.press("s")
+    decided(page, order[0], "spam")
+    assert statuses(app)[order[0]] is Status.SPAM
+
+    # A reload forgets the page's memory; the server remembers the decision.
+    page.reload()
+    assert card_ids(page) == order[1:]
+    page.keyboard.press("z")
+    expect(page.locator("#flash")).to_contain_text(f"Undone: comment #{order[0]} is pending again")
+    assert statuses(app)[order[0]] is Status.PENDING
+    undone = audit_events(app, order[0])[-1]
+    assert (undone.from_status, undone.to_status, undone.note) == (
+        Status.SPAM,
+        Status.PENDING,
+        "undo",
+    )
+    assert undone.user_id is not None
+    # And through the API, as a site sees it.
+    answer = site_api.client.get(
+        f"/api/v1/comments/{order[0]}", headers=site_api.creds.headers("site")
+    )
+    assert answer.get_json()["status"] == "pending"
+    # Nothing older of this moderator's: z says so and changes nothing.
+    page.keyboard.press("z")
+    expect(page.locator("#flash")).to_contain_text("Nothing to undo.")
+    assert set(statuses(app).values()) == {Status.PENDING}
+    watch.allow("status of 404")  # the API's answer to that undo: nothing to undo
     assert watch.fired() == []
 
 

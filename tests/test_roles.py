@@ -65,6 +65,8 @@ EXPECTED: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {
         200,
     ),
     ("/api/v1/decisions", "POST"): (401, 403, 200, 200),
+    # Nobody has decided anything in the matrix's test: nothing to undo.
+    ("/api/v1/decisions/undo", "POST"): (401, 403, 404, 404),
     ("/api/v1/comments/<int:comment_id>/history", "GET"): (401, 403, 200, 200),
     # Review pages: anonymous visitors are sent to sign in; forms need their CSRF token.
     ("/review/", "GET"): (302, 403, 200, 200),
@@ -78,7 +80,9 @@ EXPECTED: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {
     ("/admin/settings", "POST"): (302, 403, 403, 422),  # shown again with its errors
     ("/admin/sites", "GET"): (302, 403, 403, 200),
     ("/admin/sites", "POST"): (302, 403, 403, 422),
-    ("/admin/sites/<int:site_id>/revoke", "POST"): (302, 403, 403, 302),
+    # Revoking asks first: the question is a page; a POST without the answer leads to it.
+    ("/admin/sites/<int:site_id>/revoke", "GET"): (302, 403, 403, 200),
+    ("/admin/sites/<int:site_id>/revoke", "POST"): (302, 403, 403, 303),
     ("/admin/sites/<int:site_id>/akismet-key", "POST"): (302, 403, 403, 200),
     ("/admin/training-jobs", "POST"): (302, 403, 403, 302),
     ("/admin/privacy", "GET"): (302, 403, 403, 200),

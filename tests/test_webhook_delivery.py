@@ -24,6 +24,7 @@ from moderation.webhooks import record_event
 from moderation.webhooks.delivery import DELIVER
 from moderation.webhooks.delivery import Policy
 from moderation.webhooks.delivery import claim
+from moderation.webhooks.fanout import fan_out
 from tests.worker_support import Receiver
 from tests.worker_support import Worker
 from tests.worker_support import wait_until
@@ -106,6 +107,11 @@ def sent_events(app) -> list[tuple[str, int, str]]:
             )
         )
         return [(m, c, str(t)) for m, c, t in rows]
+
+
+def count_deliveries(app) -> int:
+    with db.new_session(app) as s:
+        return len(list(s.scalars(select(WebhookDelivery.id))))
 
 
 def all_delivered(app) -> bool:
@@ -211,6 +217,7 @@ def test_two_workers_never_deliver_one_event_at_once(
     workers("a")
     workers("b")
     ids = [site_api.post(content=f"comment number {n}").get_json()["id"] for n in range(8)]
+    wait_until(lambda: count_deliveries(app) == 8, what="the workers' fan-out")
     # Every delivery is put on the queue three more times: both workers race for each.
     with db.new_session(app) as s:
         deliveries = list(s.scalars(select(WebhookDelivery.id)))
@@ -228,6 +235,7 @@ def test_two_workers_never_deliver_one_event_at_once(
 def test_only_one_of_many_concurrent_claims_wins(app, client, creds, site_api, receiver):
     register(client, creds, receiver.url)
     site_api.post()
+    fan_out(app)
     with db.new_session(app) as s:
         delivery_id = s.scalar(select(WebhookDelivery.id))
     policy = Policy.of(app.config)
@@ -251,5 +259,8 @@ def test_only_one_of_many_concurrent_claims_wins(app, client, creds, site_api, r
         comment = s.get(Comment, won[0].comment_id)
         record_event(s, comment, EventType.EDITED)
         s.commit()
+    fan_out(app)
+    with db.new_session(app) as s:
         later = s.scalar(select(WebhookDelivery.id).order_by(WebhookDelivery.id.desc()))
+    assert later != delivery_id
     assert claim(app, later, "racer-x", policy) is None

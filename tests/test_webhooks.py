@@ -25,6 +25,7 @@ from moderation.tables import WebhookEvent
 from moderation.webhooks import record_event
 from moderation.webhooks.addresses import forbidden_reason
 from moderation.webhooks.delivery import deliver
+from moderation.webhooks.fanout import fan_out
 from tests.worker_support import Receiver
 
 HOOKS = "/api/v1/webhooks"
@@ -215,6 +216,7 @@ def test_delivery_checks_the_address_again_and_never_follows_a_redirect(
 ):
     register(client, creds, receiver.url + "/hook")
     site_api.post()
+    fan_out(app)  # what the worker does first: make the deliveries
     with db.new_session(app) as s:
         first = s.scalar(select(WebhookDelivery.id))
     # The operator closes private networks: the stored loopback endpoint is not reached.
@@ -314,7 +316,10 @@ def test_changes_write_their_events_in_their_own_transaction(
         "site": "blog",
         "post_id": "hello-world",
     }
-    # Every event has one delivery to the one endpoint, all pending (no worker runs here).
+    # The change wrote only its event; the fan-out makes one delivery per event to the
+    # one endpoint, all pending (no worker runs here).
+    assert count(app, WebhookDelivery) == 0
+    fan_out(app)  # what the worker does first: make the deliveries
     with db.new_session(app) as s:
         statuses = list(s.scalars(select(WebhookDelivery.status)))
     assert len(statuses) == count(app, WebhookEvent)
@@ -343,6 +348,7 @@ def test_an_endpoint_that_keeps_failing_is_disabled_and_the_admin_told(
     endpoint_id = register(client, creds, receiver.url).get_json()["id"]
     site_api.post()
     site_api.post()
+    fan_out(app)  # what the worker does first: make the deliveries
     with db.new_session(app) as s:
         first = s.scalar(select(WebhookDelivery.id).order_by(WebhookDelivery.id))
     deliver(app, first)
@@ -366,6 +372,7 @@ def test_an_endpoint_that_keeps_failing_is_disabled_and_the_admin_told(
     )
     assert again.status_code == 200
     assert again.get_json()["disabled_reason"] is None
+    fan_out(app)  # what the worker does first: make the deliveries
     with db.new_session(app) as s:
         waiting = s.scalar(
             select(WebhookDelivery.id).where(WebhookDelivery.status == DeliveryStatus.PENDING)
@@ -397,6 +404,7 @@ def test_the_admin_page_flags_disabled_endpoints_shows_the_log_and_redelivers(
     receiver.answer = lambda _r: 500
     endpoint_id = register(client, creds, receiver.url + "/broken").get_json()["id"]
     site_api.post()
+    fan_out(app)  # what the worker does first: make the deliveries
     with db.new_session(app) as s:
         first = s.scalar(select(WebhookDelivery.id))
     deliver(app, first)
@@ -498,6 +506,7 @@ def test_a_receiver_that_trickles_its_answer_is_cut_at_the_timeout(app, client, 
     register(client, creds, url)
     app.config["WEBHOOKS_TIMEOUT_SECONDS"] = 1.0
     site_api.post()
+    fan_out(app)  # what the worker does first: make the deliveries
     with db.new_session(app) as s:
         delivery_id = s.scalar(select(WebhookDelivery.id))
     deliver(app, delivery_id)

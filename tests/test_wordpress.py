@@ -29,10 +29,10 @@ from moderation.accounts import create_site
 from moderation.accounts import create_user
 from moderation.accounts import issue_token
 from moderation.settings import save_settings
-from moderation.tables import AuditEvent
 from moderation.tables import Comment
 from moderation.tables import Role
 from moderation.tables import WebhookDelivery
+from tests.conftest import audit_events
 from tests.conftest import base_config
 from tests.conftest import empty_tables
 from tests.wordpress_support import INTEGRATION
@@ -122,18 +122,6 @@ def service_comment(app: Flask, comment_id: int) -> Comment:
     """Read a comment from the service's database."""
     with db.new_session(app) as s:
         return s.get(Comment, comment_id)
-
-
-def service_events(app: Flask, comment_id: int) -> list[AuditEvent]:
-    """Read a comment's audit events from the service's database."""
-    with db.new_session(app) as s:
-        return list(
-            s.scalars(
-                select(AuditEvent)
-                .where(AuditEvent.comment_id == comment_id)
-                .order_by(AuditEvent.id)
-            )
-        )
 
 
 def test_the_service_decision_becomes_wordpress_status(wordpress, service):
@@ -229,7 +217,7 @@ def test_a_moderators_own_comment_keeps_wordpress_approval(wordpress, service):
     assert wp.status(comment_id) == "1"
     service_id = int(wp.meta(comment_id, "_moderation_id"))
     assert str(service_comment(service.app, service_id).status) == "approved"
-    events = service_events(service.app, service_id)
+    events = audit_events(service.app, service_id)
     assert [(str(e.to_status), e.actor) for e in events] == [
         ("pending", "site:wordpress"),
         ("approved", "site:wordpress"),
@@ -307,7 +295,7 @@ def test_marking_spam_in_wordpress_gives_the_service_a_spam_decision(wordpress, 
     assert wp.status(comment_id) == "spam"
     service_id = int(wp.meta(comment_id, "_moderation_id"))
     assert str(service_comment(service.app, service_id).status) == "spam"
-    last = service_events(service.app, service_id)[-1]
+    last = audit_events(service.app, service_id)[-1]
     assert last.actor == "site:wordpress"
     assert (str(last.from_status), str(last.to_status)) == ("approved", "spam")
     assert "by admin" in last.note
@@ -337,7 +325,7 @@ def test_a_bulk_action_in_wordpress_reaches_the_service_for_each_comment(wordpre
     for comment_id in ids:
         service_id = int(wp.meta(comment_id, "_moderation_id"))
         assert str(service_comment(service.app, service_id).status) == "spam"
-        assert service_events(service.app, service_id)[-1].actor == "site:wordpress"
+        assert audit_events(service.app, service_id)[-1].actor == "site:wordpress"
 
 
 def test_an_edit_in_wordpress_is_checked_again(wordpress, service):
@@ -517,7 +505,7 @@ def test_approving_on_the_service_publishes_in_wordpress(wordpress, service):
     assert published, delivery_report(service.app)
     assert "Waiting for a moderator" in wp.public_post()
     # WordPress applied it without sending it back: the service's last event is the admin's.
-    assert service_events(service.app, service_id)[-1].actor == "admin@example.org"
+    assert audit_events(service.app, service_id)[-1].actor == "admin@example.org"
 
 
 def akismet_mu_plugin(wp: WordPress) -> None:

@@ -21,7 +21,6 @@ from moderation.accounts import AccountError
 from moderation.accounts import create_site
 from moderation.accounts import create_user
 from moderation.accounts import issue_token
-from moderation.accounts import revoke_site
 from moderation.admin import actions
 from moderation.admin import charts
 from moderation.admin.actions import SettingsPatch
@@ -320,22 +319,6 @@ def create_site_form() -> Response:
     except AccountError as exc:
         return _sites_page(422, error=str(exc), name=name)
     return _sites_page(new_site=site, new_key=key)
-
-
-@bp.post("/sites/<int:site_id>/revoke")
-@admin_page
-def revoke_site_form(site_id: int) -> Response:
-    """Revoke a site's key."""
-    session = get_session()
-    try:
-        site = revoke_site(session, find_site(session, site_id).name)
-        session.commit()
-        forget_site_keys()
-    except Problem as problem:
-        flash_problem(problem)
-    else:
-        flash(f"The key of {site.name} is revoked.", "info")
-    return redirect(url_for("admin.sites_page"))
 
 
 @bp.post("/sites/<int:site_id>/akismet-key")

@@ -97,42 +97,40 @@ def _move_cursor(
     return result.rowcount == 1
 
 
-def messages_for(
-    app: Flask, user: User, now: datetime
-) -> tuple[list[EmailMessage], datetime | None]:
-    """Return the messages due to `user` now and the new mailed-until mark (None: nothing due)."""
+def messages_for(app: Flask, user: User, now: datetime) -> list[tuple[EmailMessage, datetime]]:
+    """Return the messages due to `user` now, each with the mailed-until mark it reaches."""
     since = user.mailed_until or user.created_at
     if user.mail_mode is MailMode.DIGEST:
         every = timedelta(minutes=float(app.config["MAIL_DIGEST_MINUTES"]))
         if user.last_mail_at is not None and now - user.last_mail_at < every:
-            return [], None
+            return []
         waiting = _waiting(app, since, now, MAX_DIGEST)
         if not waiting:
-            return [], None
+            return []
         blocks = "\n".join(comment_block(app, user.id, c, name) for c, name in waiting)
         queue = f"{str(app.config['MAIL_BASE_URL']).rstrip('/')}/review/"
         subject = f"[moderation] {len(waiting)} new comment{'s' if len(waiting) != 1 else ''} wait"
         body = f"New comments wait for review.\n\n{blocks}\nThe queue: {queue}\n"
-        return [_message(user, subject, body)], waiting[-1][0].created_at
-    waiting = _waiting(app, since, now, MAX_EACH)
-    if not waiting:
-        return [], None
-    messages = [
-        _message(
-            user,
-            f"[moderation] Comment #{c.id} by {c.author_name} waits ({name})",
-            comment_block(app, user.id, c, name),
+        return [(_message(user, subject, body), waiting[-1][0].created_at)]
+    return [
+        (
+            _message(
+                user,
+                f"[moderation] Comment #{c.id} by {c.author_name} waits ({name})",
+                comment_block(app, user.id, c, name),
+            ),
+            c.created_at,
         )
-        for c, name in waiting
+        for c, name in _waiting(app, since, now, MAX_EACH)
     ]
-    return messages, waiting[-1][0].created_at
 
 
 def send_due(app: Flask) -> int:
     """Send every moderator what is due now; return how many messages went out.
 
     Each moderator's mailed-until mark moves (compare-and-set) before sending, so two
-    workers never send the same mail; a send that fails puts the mark back for next time.
+    workers never send the same mail; when a send fails, the mark goes back to the last
+    message that went out, so the next run sends the rest.
     """
     now = utcnow()
     with db.new_session(app) as session:
@@ -147,17 +145,19 @@ def send_due(app: Flask) -> int:
         )
     sent = 0
     for user in users:
-        messages, until = messages_for(app, user, now)
-        if until is None or not _move_cursor(app, user, user.mailed_until, until, now):
+        due = messages_for(app, user, now)
+        if not due:
             continue
-        done = 0
+        until = due[-1][1]
+        if not _move_cursor(app, user, user.mailed_until, until, now):
+            continue
+        reached, when = user.mailed_until, user.last_mail_at
         try:
-            for message in messages:
+            for message, mark in due:
                 send_message(app.config, message)
-                done += 1
+                reached, when = mark, now
+                sent += 1
         except (OSError, smtplib.SMTPException):
-            logger.exception("mail to moderator %s failed; retried next run", user.id)
-            if done == 0:  # nothing went out: put the mark back so the next run retries
-                _move_cursor(app, user, until, user.mailed_until, user.last_mail_at)
-        sent += done
+            logger.exception("mail to moderator %s failed; the rest goes next run", user.id)
+            _move_cursor(app, user, until, reached, when)
     return sent

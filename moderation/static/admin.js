@@ -233,32 +233,4 @@
       }
     });
   }
-
-  // --- revoking a site key asks first ---
-
-  const revokeDialog = document.getElementById("confirm-revoke");
-  if (revokeDialog) {
-    let pending = null;
-    document.querySelectorAll("form.revoke-form").forEach((form) => {
-      form.addEventListener("submit", (event) => {
-        if (form.dataset.confirmed === "yes") return;
-        event.preventDefault();
-        pending = form;
-        revokeDialog.querySelector('[data-role="site"]').textContent = form.dataset.site;
-        revokeDialog.showModal();
-        revokeDialog.querySelector('[data-role="cancel"]').focus();
-      });
-    });
-    revokeDialog.querySelector('[data-role="cancel"]').addEventListener("click", () => {
-      pending = null;
-      revokeDialog.close();
-    });
-    revokeDialog.querySelector('[data-role="confirm"]').addEventListener("click", () => {
-      const form = pending;
-      revokeDialog.close();
-      if (!form) return;
-      form.dataset.confirmed = "yes";
-      form.requestSubmit();
-    });
-  }
 })();

@@ -21,16 +21,12 @@
   const keysDialog = document.getElementById("keys-help");
   const STATUS_LABELS = { pending: "Pending", approved: "Approved", rejected: "Rejected", spam: "Spam" };
   const ACTION_STATUS = { approve: "approved", reject: "rejected", spam: "spam", pending: "pending" };
-  // What undo sends to bring a comment back to a status: the inverse of ACTION_STATUS.
-  const STATUS_ACTION = Object.fromEntries(Object.entries(ACTION_STATUS).map(([action, status]) => [status, action]));
   const DONE = { approve: "approved", reject: "rejected", spam: "marked as spam", pending: "put back to pending" };
   const KEY_ACTIONS = { a: "approve", r: "reject", s: "spam", p: "pending" };
-  const UNDO_DEPTH = 50;
   const PREFS = { shortcuts: "moderation.shortcuts", compact: "moderation.compact" };
   let current = null;
   let flashTimer = null;
   let chain = Promise.resolve(); // decisions are sent one after another, in key order
-  const undoStack = [];
 
   // --- preferences kept in this browser ---
 
@@ -332,19 +328,39 @@
       updateSelection();
       topUp();
     }
-    enqueue(() => send(items, { undo: false }));
+    enqueue(() => send(items));
   }
 
-  // Undo waits its turn too: it undoes the last decision asked for, once that one is done.
+  // Undo waits its turn too: once the decisions asked for are done, the server undoes this
+  // moderator's latest decision that is still current (read from the audit trail, so undo
+  // survives a reload and reaches decisions made in another tab).
   function undo() {
-    enqueue(() => {
-      const entry = undoStack.pop();
-      if (!entry) {
-        say("Nothing to undo.", "error");
-        return null;
+    enqueue(async () => {
+      let data;
+      try {
+        data = await postJson(`${apiRoot}/decisions/undo`, {});
+      } catch (error) {
+        say(error.status === 404 ? "Nothing to undo." : `Nothing was undone: ${error.message}`, "error");
+        return;
       }
-      const items = entry.map((item) => ({ card: item.card, action: STATUS_ACTION[item.from] }));
-      return send(items, { undo: true });
+      const back = [];
+      const elsewhere = [];
+      data.items.forEach(({ comment, changed }) => {
+        const card = document.getElementById(`comment-${comment.id}`);
+        if (card && cardsRoot && cardsRoot.contains(card)) {
+          applyResult(card, comment, changed);
+          if (!card.hidden) back.push(card);
+        } else if (page === "queue" && !leavesTab(comment.status)) {
+          elsewhere.push(comment.id); // decided before a reload: its card is gone
+        }
+      });
+      if (back.length) setCurrent(back[0]);
+      if (page === "queue") refreshCounts();
+      const [first] = data.items;
+      const what = data.items.length === 1 ? `comment #${first.comment.id} is` : `${data.items.length} comments are`;
+      const hint = elsewhere.length ? ` Not on this page: #${elsewhere.join(", #")} (reload to see ${elsewhere.length === 1 ? "it" : "them"}).` : "";
+      say(`Undone: ${what} ${STATUS_LABELS[first.comment.status].toLowerCase()} again.${hint}`, "ok");
+      if (page === "detail") refreshHistory(first.comment.id);
     });
   }
 
@@ -358,15 +374,13 @@
     }
   }
 
-  async function send(items, { undo: isUndo }) {
+  async function send(items) {
     const before = items.map(({ card, action }) => ({
       card,
       action,
       id: Number(card.dataset.id),
-      from: card.dataset.status,
       version: Number(card.dataset.version),
     }));
-    const note = isUndo ? "undo" : undefined;
     before.forEach(({ card }) => {
       card.setAttribute("aria-busy", "true");
       cardError(card, "");
@@ -375,36 +389,20 @@
       let results;
       if (before.length === 1) {
         const [one] = before;
-        results = [await postJson(`${apiRoot}/comments/${one.id}/${one.action}`, { version: one.version, note })];
+        results = [await postJson(`${apiRoot}/comments/${one.id}/${one.action}`, { version: one.version })];
       } else {
         const data = await postJson(`${apiRoot}/decisions`, {
           decisions: before.map((b) => ({ id: b.id, action: b.action, version: b.version })),
-          note,
         });
         results = data.items;
       }
-      const done = [];
-      results.forEach((result, index) => {
-        const item = before[index];
-        applyResult(item.card, result.comment, result.changed);
-        if (result.changed) done.push({ card: item.card, from: item.from });
-      });
-      if (isUndo) {
-        const back = before.map((b) => b.card).filter((card) => !card.hidden);
-        if (back.length) setCurrent(back[0]);
-        say(`Undone: ${before.length === 1 ? `comment #${before[0].id} is` : `${before.length} comments are`} ${STATUS_LABELS[ACTION_STATUS[before[0].action]].toLowerCase()} again.`, "ok");
+      results.forEach((result, index) => applyResult(before[index].card, result.comment, result.changed));
+      const action = before[0].action;
+      if (before.length === 1) {
+        const result = results[0];
+        say(result.changed ? `Comment #${before[0].id} ${DONE[action]}. Press z to undo.` : `Comment #${before[0].id} was already ${result.comment.status}.`, "ok");
       } else {
-        if (done.length) {
-          undoStack.push(done);
-          if (undoStack.length > UNDO_DEPTH) undoStack.shift();
-        }
-        const action = before[0].action;
-        if (before.length === 1) {
-          const result = results[0];
-          say(result.changed ? `Comment #${before[0].id} ${DONE[action]}. Press z to undo.` : `Comment #${before[0].id} was already ${result.comment.status}.`, "ok");
-        } else {
-          say(`${before.length} comments ${DONE[action]}. Press z to undo.`, "ok");
-        }
+        say(`${before.length} comments ${DONE[action]}. Press z to undo.`, "ok");
       }
       if (page === "detail") refreshHistory(before[0].id);
     } catch (error) {

@@ -2,7 +2,7 @@
 
 Emit an event inside the transaction that changes a comment with
 `record_event(session, comment, EventType.X, extra={...})` (or `status_changed(...)`);
-the deliveries are enqueued after that transaction commits.
+after that transaction commits, the delivery worker is woken (see `wake` and `delivery`).
 """
 
 from __future__ import annotations
@@ -15,34 +15,46 @@ from moderation import db
 from moderation import taskqueue
 from moderation.tables import EventType
 from moderation.webhooks.delivery import DELIVER
+from moderation.webhooks.delivery import DISPATCH
+from moderation.webhooks.delivery import SLOTS
 from moderation.webhooks.delivery import SWEEP
+from moderation.webhooks.delivery import Slots
 from moderation.webhooks.delivery import catch_up
 from moderation.webhooks.delivery import deliver
+from moderation.webhooks.delivery import dispatch
 from moderation.webhooks.delivery import periodic_sweep
+from moderation.webhooks.delivery import wake_dispatch
 from moderation.webhooks.outbox import ENDPOINT_CACHE
-from moderation.webhooks.outbox import NEW_DELIVERIES
+from moderation.webhooks.outbox import NEW_EVENTS
 from moderation.webhooks.outbox import EndpointCache
 from moderation.webhooks.outbox import record_event
 from moderation.webhooks.outbox import status_changed
-from moderation.webhooks.outbox import take_new_deliveries
+from moderation.webhooks.outbox import take_new_events
+from moderation.webhooks.wake import Waker
 
 __all__ = ["EventType", "init_app", "record_event", "status_changed"]
 
+WAKER = "moderation.webhooks.waker"
+
 
 def init_app(app: Flask) -> None:
-    """Register the delivery tasks and enqueue each transaction's deliveries after its commit."""
+    """Register the delivery tasks, and wake the worker after commits that added deliveries."""
     ttl = float(app.config["WEBHOOKS_ENDPOINTS_TTL_SECONDS"])
     app.extensions[ENDPOINT_CACHE] = EndpointCache(ttl)
+    app.extensions[SLOTS] = Slots(int(app.config["WEBHOOKS_DISPATCHERS"]))
+    waker = Waker(lambda: wake_dispatch(app), float(app.config["WEBHOOKS_WAKE_SECONDS"]))
+    app.extensions[WAKER] = waker
+    taskqueue.register(app, DISPATCH, dispatch)
     taskqueue.register(app, DELIVER, deliver)
     taskqueue.register(app, SWEEP, periodic_sweep, every_minute=True)
     taskqueue.on_worker_start(app, catch_up)
 
     def after_commit(session: Session) -> None:
-        for delivery_id in take_new_deliveries(session):
-            taskqueue.enqueue(app, DELIVER, delivery_id)
+        if take_new_events(session):
+            waker.wake()
 
     def after_rollback(session: Session) -> None:
-        session.info.pop(NEW_DELIVERIES, None)
+        session.info.pop(NEW_EVENTS, None)
 
     for key in (db.SESSIONMAKER, db.WRITE_SESSIONMAKER):
         event.listen(app.extensions[key], "after_commit", after_commit)

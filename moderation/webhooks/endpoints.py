@@ -25,7 +25,7 @@ from moderation.tables import WebhookEvent
 from moderation.tables import utcnow
 from moderation.webhooks.addresses import AddressRefused
 from moderation.webhooks.addresses import resolve
-from moderation.webhooks.outbox import NEW_DELIVERIES
+from moderation.webhooks.outbox import NEW_EVENTS
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 (the spec's prefix, not a secret)
 MAX_ENDPOINTS_PER_SITE = 20
@@ -166,7 +166,7 @@ def redeliver(session: Session, delivery: WebhookDelivery) -> WebhookDelivery:
     )
     session.add(again)
     session.flush()
-    session.info.setdefault(NEW_DELIVERIES, []).append(again.id)
+    session.info[NEW_EVENTS] = True
     return again
 
 

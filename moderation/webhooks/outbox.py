@@ -3,8 +3,8 @@
 Call it wherever a comment changes, with the session that makes the change, before the
 view commits: the event rows commit or roll back with the change, so a site is never
 told of a change that did not happen and never misses one that did. Nothing is sent
-here; after the commit, the deliveries are put on the task queue (and a sweep finds any
-whose enqueue was lost).
+here; after the commit, the delivery worker is woken (see `wake.Waker`), and a sweep
+finds any delivery whose wake-up was lost.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,16 +24,23 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from moderation.tables import Comment
-from moderation.tables import DeliveryStatus
 from moderation.tables import EventType
 from moderation.tables import Site
-from moderation.tables import WebhookDelivery
 from moderation.tables import WebhookEndpoint
 from moderation.tables import WebhookEvent
 from moderation.tables import utcnow
 
-# session.info key: the deliveries this transaction added, enqueued after it commits.
-NEW_DELIVERIES = "moderation.webhooks.new_deliveries"
+# session.info key: this transaction wrote events; wake the worker after it commits.
+NEW_EVENTS = "moderation.webhooks.new_events"
+
+
+def new_msg_id() -> str:
+    """Return a new webhook-id: milliseconds then 64 random bits, so ids sort by time.
+
+    Time-ordered ids (like the KSUIDs of Svix's) append at the end of the unique index
+    instead of touching a random page of it with every event.
+    """
+    return f"msg_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
 
 
 def comment_data(comment: Comment, site_name: str) -> dict[str, Any]:
@@ -58,8 +66,16 @@ def erased_data(comment: Comment, site_name: str) -> dict[str, Any]:
 
 
 _ENDPOINTS = WebhookEndpoint.__table__
-_INSERT_EVENT = insert(WebhookEvent.__table__).returning(WebhookEvent.__table__.c.id)
-_INSERT_DELIVERY = insert(WebhookDelivery.__table__).returning(WebhookDelivery.__table__.c.id)
+_INSERT_EVENT = insert(WebhookEvent.__table__)
+
+
+@dataclass(frozen=True)
+class RecordedEvent:
+    """An event just written to the outbox (its id comes with the commit)."""
+
+    msg_id: str
+    type: EventType
+    payload: dict[str, Any]
 
 
 ENDPOINT_CACHE = "moderation.webhooks.endpoints"
@@ -133,7 +149,7 @@ def record_event(
     *,
     now: datetime | None = None,
     site_name: str | None = None,
-) -> WebhookEvent | None:
+) -> RecordedEvent | None:
     """Write `event_type` for `comment` into the outbox of this transaction (flushes, no commit).
 
     `comment` must be flushed (it has an id). `extra` goes into `data` beside "comment"
@@ -158,29 +174,21 @@ def record_event(
         "timestamp": now.isoformat(),
         "data": {"comment": about, **(extra or {})},
     }
-    # Core statements, not the ORM's unit of work: this runs in every intake request.
+    # One Core statement on the session's connection, not the ORM: this runs in every
+    # intake request. The deliveries are made by the worker (see `fanout`).
     row = {
-        "msg_id": "msg_" + secrets.token_hex(12),
+        "msg_id": new_msg_id(),
         "site_id": comment.site_id,
         "comment_id": comment.id,
         "type": event_type,
         "payload": payload,
         "created_at": now,
+        "endpoint_ids": endpoints,
+        "fanout_pending": True,
     }
-    event_id = session.execute(_INSERT_EVENT, row).scalar_one()
-    new = session.info.setdefault(NEW_DELIVERIES, [])
-    for endpoint_id in endpoints:
-        delivery = {
-            "event_id": event_id,
-            "endpoint_id": endpoint_id,
-            "comment_id": comment.id,
-            "status": DeliveryStatus.PENDING,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-        }
-        new.append(session.execute(_INSERT_DELIVERY, delivery).scalar_one())
-    return WebhookEvent(id=event_id, **row)
+    session.connection().execute(_INSERT_EVENT, row)
+    session.info[NEW_EVENTS] = True
+    return RecordedEvent(row["msg_id"], event_type, payload)
 
 
 def status_changed(
@@ -202,6 +210,6 @@ def status_changed(
     return record_event(session, comment, EventType.STATUS_CHANGED, extra, now=now)
 
 
-def take_new_deliveries(session: Session) -> list[int]:
-    """Return and forget the ids of the deliveries this session's transaction added."""
-    return session.info.pop(NEW_DELIVERIES, [])
+def take_new_events(session: Session) -> bool:
+    """Return whether this session's transaction wrote events or deliveries; forget it."""
+    return bool(session.info.pop(NEW_EVENTS, False))

@@ -18,6 +18,7 @@ from moderation.api.queue.schemas import CommentHistory
 from moderation.api.queue.schemas import DecisionIn
 from moderation.api.queue.schemas import DecisionOut
 from moderation.api.queue.schemas import QueuePageOut
+from moderation.api.queue.schemas import UndoIn
 from moderation.decisions import REASON_LABELS
 from moderation.queue import Action
 from moderation.queue import Sort
@@ -30,6 +31,7 @@ QUEUE_MODELS: list[type[BaseModel]] = [
     CommentHistory,
     DecisionOut,
     BulkDecisionOut,
+    UndoIn,
 ]
 
 
@@ -140,6 +142,30 @@ def openapi_paths() -> dict[str, Any]:
                         _400="Malformed body, or a browser session without its CSRF token.",
                         _404="Unknown comments (errors names them); nothing applied.",
                         _409="Stale or clashing comments (errors names them); nothing applied.",
+                        _422="Invalid fields, named in errors.",
+                    ),
+                    **auth,
+                },
+            }
+        },
+        "/api/v1/decisions/undo": {
+            "post": {
+                "operationId": "undo_decision",
+                "summary": "Undo your latest decision that is still current.",
+                "description": "Read from the audit trail, so it survives a reload: your"
+                " latest decision (one comment, or every comment of one bulk request) of the"
+                " last 24 hours whose comments nobody else changed since goes back to the"
+                " statuses they had, with the note 'undo'. Calling it again undoes the"
+                " decision before (up to your last 50). Decisions made with a site key"
+                " cannot be undone here.",
+                "requestBody": json_body(UndoIn),
+                "responses": {
+                    "200": json_response(BulkDecisionOut, "The comments put back."),
+                    **problems(
+                        _400="Malformed body, or a browser session without its CSRF token.",
+                        _404="Nothing to undo.",
+                        _409="A comment changed meanwhile, or a duplicate would be restored;"
+                        " nothing changed.",
                         _422="Invalid fields, named in errors.",
                     ),
                     **auth,

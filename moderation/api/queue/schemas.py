@@ -46,6 +46,12 @@ class DecisionIn(BaseModel):
     version: Version
 
 
+class UndoIn(BaseModel):
+    """The body of an undo: empty (or an empty object); it names nothing."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 class BulkDecisionItem(BaseModel):
     """One decision of a bulk request."""
 

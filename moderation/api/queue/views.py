@@ -29,6 +29,7 @@ from moderation.api.queue.schemas import QueueComment
 from moderation.api.queue.schemas import QueuePageOut
 from moderation.api.queue.schemas import RevisionOut
 from moderation.api.queue.schemas import StatusCounts
+from moderation.api.queue.schemas import UndoIn
 from moderation.api.views import bp
 from moderation.auth import current_principal
 from moderation.auth import require_moderator_or_site
@@ -51,6 +52,7 @@ from moderation.tables import AuditEvent
 from moderation.tables import Comment
 from moderation.tables import Role
 from moderation.tables import Status
+from moderation.undo import undo_latest
 
 AUTHOR_MAX = 100  # the length of comments.author_email
 
@@ -285,6 +287,25 @@ def decide_comments() -> dict[str, Any]:
         current_principal(),
         body.note,
     )
+    session.commit()
+    comments = serialize(session, [r.comment for r in results])
+    out = BulkDecisionOut(
+        changed=sum(r.changed for r in results),
+        items=[
+            DecisionOut(changed=r.changed, comment=c)
+            for r, c in zip(results, comments, strict=True)
+        ],
+    )
+    return out.model_dump(mode="json")
+
+
+@bp.post("/decisions/undo")
+@require_role(Role.MODERATOR)
+def undo_decision() -> dict[str, Any]:
+    """Undo the caller's latest decision that is still current (from the audit trail)."""
+    validate_model(UndoIn, parse_json_object(request))
+    session = get_session()
+    results = undo_latest(session, current_principal())
     session.commit()
     comments = serialize(session, [r.comment for r in results])
     out = BulkDecisionOut(

@@ -1,0 +1,315 @@
+"""Claiming deliveries with a lease, a batch at a time, and storing what each attempt got.
+
+At least once: a delivery is marked delivered only after the receiver answered 2xx, so a
+worker that dies mid-send leaves it pending; its lease runs out and another worker (or
+the same one restarted) sends it again, with the same webhook-id. Two workers never send
+one delivery at once: each claims rows first (PostgreSQL: SELECT … FOR UPDATE SKIP
+LOCKED, then the lease; SQLite: one atomic UPDATE … RETURNING), and the lease outlives
+every send of the batch. Events of one comment go to an endpoint in order: a delivery is
+claimable only when no earlier delivery of the same comment to the same endpoint is
+still pending, so a batch holds at most one delivery of each comment's line.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import socket
+import threading
+from dataclasses import dataclass
+from datetime import datetime
+from datetime import timedelta
+from typing import Any
+
+from flask import Flask
+from sqlalchemy import exists
+from sqlalchemy import or_
+from sqlalchemy import select
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+from sqlalchemy.orm import aliased
+
+from moderation import db
+from moderation.tables import DeliveryStatus
+from moderation.tables import WebhookDelivery
+from moderation.tables import WebhookEndpoint
+from moderation.tables import WebhookEvent
+from moderation.tables import utcnow
+from moderation.webhooks.fanout import fan_out_in
+from moderation.webhooks.outbox import forget_endpoints
+from moderation.webhooks.sender import Outcome
+
+logger = logging.getLogger(__name__)
+
+D = WebhookDelivery
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Timings of deliveries (WEBHOOKS_* settings; tests shrink them)."""
+
+    timeout: float
+    retry_base: float
+    retry_max: float
+    retry_window: float
+    lease: float
+    sweep_after: float
+    allow_private: bool
+    batch: int
+    linger: float
+    gather: float
+
+    @classmethod
+    def of(cls, config: Any) -> Policy:
+        """Read the policy from the app's config."""
+        return cls(
+            timeout=float(config["WEBHOOKS_TIMEOUT_SECONDS"]),
+            retry_base=float(config["WEBHOOKS_RETRY_BASE_SECONDS"]),
+            retry_max=float(config["WEBHOOKS_RETRY_MAX_SECONDS"]),
+            retry_window=float(config["WEBHOOKS_RETRY_WINDOW_SECONDS"]),
+            lease=float(config["WEBHOOKS_LEASE_SECONDS"]),
+            sweep_after=float(config["WEBHOOKS_SWEEP_AFTER_SECONDS"]),
+            allow_private=bool(config["WEBHOOKS_ALLOW_PRIVATE"]),
+            batch=int(config["WEBHOOKS_BATCH"]),
+            linger=float(config["WEBHOOKS_LINGER_SECONDS"]),
+            gather=float(config["WEBHOOKS_GATHER_SECONDS"]),
+        )
+
+    def backoff(self, attempts: int, rng: random.Random | None = None) -> float:
+        """Return the wait before the next attempt: exponential, capped, half of it jittered."""
+        delay = min(self.retry_base * 2 ** max(attempts - 1, 0), self.retry_max)
+        return delay / 2 + (rng or random).uniform(0, delay / 2)
+
+
+@dataclass(frozen=True)
+class Claim:
+    """A delivery this worker holds the lease of, with what it needs to send it."""
+
+    delivery_id: int
+    endpoint_id: int
+    comment_id: int
+    url: str
+    secret: str
+    msg_id: str
+    payload: dict[str, Any]
+    lease_until: datetime
+
+
+def worker_name() -> str:
+    """Return host:pid:thread, naming the claimer in the row."""
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def line_head() -> tuple[Any, ...]:
+    """Conditions of a pending delivery first in its comment's line to an enabled endpoint."""
+    earlier = aliased(WebhookDelivery)
+    enabled = select(WebhookEndpoint.id).where(WebhookEndpoint.enabled.is_(True))
+    return (
+        D.status == DeliveryStatus.PENDING,
+        D.endpoint_id.in_(enabled),
+        ~exists().where(
+            earlier.endpoint_id == D.endpoint_id,
+            earlier.comment_id == D.comment_id,
+            earlier.status == DeliveryStatus.PENDING,
+            earlier.id < D.id,
+        ),
+    )
+
+
+def _claimable(now: datetime) -> tuple[Any, ...]:
+    return (
+        *line_head(),
+        D.next_attempt_at <= now,
+        or_(D.lease_until.is_(None), D.lease_until < now),
+    )
+
+
+def claim_batch(
+    app: Flask, worker: str, policy: Policy, *, only: int | None = None, fan_out: bool = False
+) -> list[Claim]:
+    """Lease up to policy.batch due line heads (or delivery `only`), oldest first.
+
+    With `fan_out`, first make the deliveries of waiting events, in the same transaction.
+    """
+    now = utcnow()
+    lease_until = now + timedelta(seconds=policy.lease)
+    lease = {
+        "lease_until": lease_until,
+        "claimed_by": worker,
+        "attempts": D.attempts + 1,
+        "last_attempt_at": now,
+    }
+    due = select(D.id).where(*_claimable(now)).order_by(D.id).limit(policy.batch)
+    if only is not None:
+        due = due.where(D.id == only)
+    with db.new_session(app, write=True) as session:
+        if fan_out:
+            fan_out_in(session)
+        if session.get_bind().dialect.name == "postgresql":
+            ids = list(session.scalars(due.with_for_update(of=D, skip_locked=True)))
+            if ids:
+                session.execute(
+                    update(D)
+                    .where(D.id.in_(ids))
+                    .values(**lease)
+                    .execution_options(synchronize_session=False)
+                )
+        else:
+            ids = list(
+                session.scalars(
+                    update(D)
+                    .where(D.id.in_(due.scalar_subquery()))
+                    .values(**lease)
+                    .returning(D.id)
+                    .execution_options(synchronize_session=False)
+                )
+            )
+        if not ids:
+            session.commit()  # what the fan-out made, if anything
+            return []
+        rows = session.execute(
+            select(
+                D.id,
+                D.endpoint_id,
+                D.comment_id,
+                WebhookEndpoint.url,
+                WebhookEndpoint.secret,
+                WebhookEvent.msg_id,
+                WebhookEvent.payload,
+            )
+            .join(WebhookEndpoint, WebhookEndpoint.id == D.endpoint_id)
+            .join(WebhookEvent, WebhookEvent.id == D.event_id)
+            .where(D.id.in_(ids))
+            .order_by(D.id)
+        ).all()
+        session.commit()
+    return [Claim(*row, lease_until=lease_until) for row in rows]
+
+
+def claim(app: Flask, delivery_id: int, worker: str, policy: Policy) -> Claim | None:
+    """Take the lease of one due delivery at the head of its comment's line, or return None."""
+    held = claim_batch(app, worker, policy, only=delivery_id)
+    return held[0] if held else None
+
+
+def release(app: Flask, unsent: list[Claim], worker: str) -> None:
+    """Give back leases of claims this worker will not send now (the attempt is not counted)."""
+    if not unsent:
+        return
+    with db.new_session(app, write=True) as session:
+        session.execute(
+            update(D)
+            .where(D.id.in_([c.delivery_id for c in unsent]), D.claimed_by == worker)
+            .where(D.status == DeliveryStatus.PENDING)
+            .values(lease_until=None, attempts=D.attempts - 1)
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+
+
+def finish_batch(
+    app: Flask, results: list[tuple[Claim, Outcome]], worker: str, policy: Policy
+) -> list[datetime]:
+    """Store the outcomes of a batch's attempts in one transaction; return the retry times due."""
+    now = utcnow()
+    delivered = [(c, o) for c, o in results if o.delivered]
+    failed = [(c, o) for c, o in results if not o.delivered]
+    retries: list[datetime] = []
+    disabled = False
+    with db.new_session(app, write=True) as session:
+        by_code: dict[int | None, list[int]] = {}
+        for held, outcome in delivered:
+            by_code.setdefault(outcome.status_code, []).append(held.delivery_id)
+        for code, ids in by_code.items():
+            session.execute(
+                update(D)
+                .where(D.id.in_(ids), D.claimed_by == worker)
+                .where(D.status == DeliveryStatus.PENDING)
+                .values(
+                    status=DeliveryStatus.DELIVERED,
+                    delivered_at=now,
+                    lease_until=None,
+                    last_status_code=code,
+                    last_error=None,
+                )
+                .execution_options(synchronize_session=False)
+            )
+        if delivered:
+            session.execute(
+                update(WebhookEndpoint)
+                .where(WebhookEndpoint.id.in_({c.endpoint_id for c, _ in delivered}))
+                .where(WebhookEndpoint.failing_since.is_not(None))
+                .values(failing_since=None)
+                .execution_options(synchronize_session=False)
+            )
+        for held, outcome in failed:
+            retry_at, disabled_now = _failed(session, held, outcome, worker, policy, now)
+            disabled |= disabled_now
+            if retry_at is not None:
+                retries.append(retry_at)
+        session.commit()
+    if disabled:
+        forget_endpoints(app)  # an endpoint was disabled: stop recording events for it here
+    return retries
+
+
+def _failed(
+    session: Session, held: Claim, outcome: Outcome, worker: str, policy: Policy, now: datetime
+) -> tuple[datetime | None, bool]:
+    """Store a failed attempt: retry later, or fail it and disable its endpoint."""
+    found = session.execute(
+        select(D, WebhookEndpoint)
+        .outerjoin(WebhookEndpoint, WebhookEndpoint.id == D.endpoint_id)
+        .where(D.id == held.delivery_id)
+    ).first()
+    delivery, endpoint = found if found is not None else (None, None)
+    if (
+        delivery is None
+        or delivery.status is not DeliveryStatus.PENDING
+        or delivery.claimed_by != worker
+    ):
+        logger.info("delivery %s was taken over meanwhile", held.delivery_id)
+        return None, False
+    delivery.last_status_code = outcome.status_code
+    delivery.last_error = outcome.error
+    delivery.lease_until = None
+    if endpoint is not None and endpoint.failing_since is None:
+        endpoint.failing_since = now
+    retry_at = now + timedelta(seconds=policy.backoff(delivery.attempts))
+    if retry_at <= delivery.created_at + timedelta(seconds=policy.retry_window):
+        delivery.next_attempt_at = retry_at
+        return retry_at, False
+    delivery.status = DeliveryStatus.FAILED
+    if endpoint is None:
+        return None, False
+    _disable(endpoint, now, delivery, outcome)
+    return None, True
+
+
+def _disable(
+    endpoint: WebhookEndpoint, now: datetime, delivery: WebhookDelivery, outcome: Outcome
+) -> None:
+    endpoint.enabled = False
+    endpoint.disabled_at = now
+    endpoint.disabled_reason = (
+        f"delivery {delivery.id} still failed after {delivery.attempts} attempts"
+        f" ({outcome.error or outcome.status_code}); fix the receiver, then enable it again"
+    )
+    logger.warning("webhook endpoint %s disabled: %s", endpoint.id, endpoint.disabled_reason)
+
+
+def line_heads(session: Session, *, endpoint_id: int | None = None) -> list[tuple[int, datetime]]:
+    """Return (id, due time) of each pending delivery first in its comment's line."""
+    stmt = (
+        select(D.id, D.next_attempt_at, D.lease_until)
+        .where(*line_head())
+        .order_by(D.id)
+        .limit(10_000)
+    )
+    if endpoint_id is not None:
+        stmt = stmt.where(D.endpoint_id == endpoint_id)
+    return [
+        (row.id, max(row.next_attempt_at, row.lease_until or row.next_attempt_at))
+        for row in session.execute(stmt)
+    ]
