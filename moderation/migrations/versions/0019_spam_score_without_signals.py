@@ -1,7 +1,7 @@
 """comments.spam_score_without_signals: the score with its length, capitals, digits at their mean
 
-Revision ID: 0017
-Revises: 0013
+Revision ID: 0019
+Revises: 0018
 
 Nullable, no default: comments scored before it have none, and the rule leaves them alone.
 """
@@ -9,8 +9,8 @@ Nullable, no default: comments scored before it have none, and the rule leaves t
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0017"
-down_revision = "0013"
+revision = "0019"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
