@@ -15,11 +15,13 @@ branch_labels = None
 depends_on = None
 
 
+# Plain ALTER TABLE on both databases (SQLite has ADD and DROP COLUMN): batch mode would
+# copy comments through reflection, which cannot see its expression indexes (0016).
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("comments") as batch:
-        batch.add_column(sa.Column("spam_score_without_signals", sa.Float(), nullable=True))
+    op.add_column("comments", sa.Column("spam_score_without_signals", sa.Float(), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("comments") as batch:
-        batch.drop_column("spam_score_without_signals")
+    op.drop_column("comments", "spam_score_without_signals")
