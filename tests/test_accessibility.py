@@ -165,6 +165,10 @@ def test_every_page_has_no_axe_violations(app, browser, live_server, site_api, c
             page.get_by_role("link", name="Revoke key of blog").click()
             page.wait_for_url("**/admin/sites/*/revoke")
             found += scan(page, f"{name} admin revoke confirmation")
+            page.goto(live_server + "/admin/users")
+            page.get_by_role("link", name="New token for mod@example.org").click()
+            page.wait_for_url("**/admin/users/*/token")
+            found += scan(page, f"{name} admin token confirmation")
         finally:
             ctx.close()
     assert found == []

@@ -231,8 +231,57 @@ def test_users_are_created_changed_and_given_tokens(app, client, creds):
         changed = s.get(User, user.id)
     assert changed.role == "admin"
     assert changed.disabled is True
-    shown = client.post(f"/admin/users/{creds_user_id(app)}/token", data={"csrf_token": token})
-    assert re.search(r'id="new-token">mut_', shown.get_data(as_text=True))
+    # A first token is issued at once (the new account has none).
+    client.post(f"/admin/users/{user.id}", data={"csrf_token": token, "role": "moderator"})
+    first = client.post(f"/admin/users/{user.id}/token", data={"csrf_token": token})
+    assert re.search(r'id="new-token">mut_', first.get_data(as_text=True))
+
+
+@pytest.mark.parametrize(
+    ("what", "url_of", "secret"),
+    [
+        ("token", lambda app: f"/admin/users/{creds_user_id(app)}/token", r'id="new-token">mut_'),
+        (
+            "akismet",
+            lambda app: f"/admin/sites/{blog_id(app)}/akismet-key",
+            r'id="new-akismet-key">',
+        ),
+    ],
+)
+def test_replacing_a_secret_is_confirmed_on_the_server(app, client, creds, what, url_of, secret):
+    token = sign_in(client)
+    url = url_of(app)
+    if what == "akismet":  # give the site a first key: issued at once, nothing to replace
+        assert re.search(
+            secret, client.post(url, data={"csrf_token": token}).get_data(as_text=True)
+        )
+    before = secret_hashes(app)
+    # The list links to the question; asking changes nothing.
+    listing = client.get("/admin/users" if what == "token" else "/admin/sites")
+    assert f'href="{url}"' in listing.get_data(as_text=True)
+    question = client.get(url)
+    assert question.status_code == 200
+    html = question.get_data(as_text=True)
+    assert 'name="confirm" value="replace"' in html
+    assert secret_hashes(app) == before
+    # A POST without the answer only leads to the question; without CSRF it is refused.
+    unconfirmed = client.post(url, data={"csrf_token": token})
+    assert unconfirmed.status_code == 303
+    assert unconfirmed.headers["Location"] == url
+    assert client.post(url, data={"confirm": "replace"}).status_code == 400
+    assert secret_hashes(app) == before
+    replaced = client.post(url, data={"csrf_token": token, "confirm": "replace"})
+    assert re.search(secret, replaced.get_data(as_text=True))
+    assert secret_hashes(app) != before
+
+
+def secret_hashes(app: Flask) -> tuple[str | None, str | None]:
+    """The moderator's token hash and the blog's Akismet key hash."""
+    with db.new_session(app) as s:
+        return (
+            s.scalar(select(User.token_hash).where(User.email == "mod@example.org")),
+            s.scalar(select(Site.akismet_key_hash).where(Site.name == "blog")),
+        )
 
 
 def creds_user_id(app: Flask) -> int:

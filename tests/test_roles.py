@@ -83,6 +83,8 @@ EXPECTED: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {
     # Revoking asks first: the question is a page; a POST without the answer leads to it.
     ("/admin/sites/<int:site_id>/revoke", "GET"): (302, 403, 403, 200),
     ("/admin/sites/<int:site_id>/revoke", "POST"): (302, 403, 403, 303),
+    # So does replacing a secret; a first Akismet key replaces nothing and is issued at once.
+    ("/admin/sites/<int:site_id>/akismet-key", "GET"): (302, 403, 403, 200),
     ("/admin/sites/<int:site_id>/akismet-key", "POST"): (302, 403, 403, 200),
     ("/admin/training-jobs", "POST"): (302, 403, 403, 302),
     ("/admin/privacy", "GET"): (302, 403, 403, 200),
@@ -90,7 +92,8 @@ EXPECTED: dict[tuple[str, str], tuple[Any, Any, Any, Any]] = {
     ("/admin/users", "GET"): (302, 403, 403, 200),
     ("/admin/users", "POST"): (302, 403, 403, 422),
     ("/admin/users/<int:user_id>", "POST"): (302, 403, 403, 302),
-    ("/admin/users/<int:user_id>/token", "POST"): (302, 403, 403, 200),
+    ("/admin/users/<int:user_id>/token", "GET"): (302, 403, 403, 200),
+    ("/admin/users/<int:user_id>/token", "POST"): (302, 403, 403, 303),  # it has a token
     ("/admin/versions/<int:version_id>/promote", "POST"): (302, 403, 403, 302),
     ("/admin/versions/rollback", "POST"): (302, 403, 403, 302),
     # Admin API.

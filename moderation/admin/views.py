@@ -20,14 +20,12 @@ from moderation import retraining
 from moderation.accounts import AccountError
 from moderation.accounts import create_site
 from moderation.accounts import create_user
-from moderation.accounts import issue_token
 from moderation.admin import actions
 from moderation.admin import charts
 from moderation.admin.actions import SettingsPatch
 from moderation.admin.actions import TrainingJobIn
 from moderation.admin.actions import UserPatch
 from moderation.admin.actions import change_user
-from moderation.admin.actions import find_site
 from moderation.admin.actions import find_user
 from moderation.admin.actions import merge_settings
 from moderation.admin.actions import queue_training_job
@@ -41,9 +39,7 @@ from moderation.admin.pages import bp
 from moderation.admin.pages import checked
 from moderation.admin.pages import flash_problem
 from moderation.admin.pages import render_page
-from moderation.akismet.keys import issue_akismet_key
 from moderation.auth import current_principal
-from moderation.auth import forget_site_keys
 from moderation.db import get_session
 from moderation.jobs.progress import job_progress
 from moderation.problems import Problem
@@ -295,7 +291,8 @@ def save_settings_form() -> Response:
 # --- sites ---
 
 
-def _sites_page(status: int = 200, **context: Any) -> Response:
+def sites_page_with(status: int = 200, **context: Any) -> Response:
+    """Render the sites list with what an action shows above it (a new key, an error)."""
     sites = get_session().scalars(select(Site).order_by(Site.name)).all()
     return render_page("admin/sites.html", status, page="sites", sites=sites, **context)
 
@@ -304,7 +301,7 @@ def _sites_page(status: int = 200, **context: Any) -> Response:
 @admin_page
 def sites_page() -> Response:
     """List sites, with the form to create one."""
-    return _sites_page()
+    return sites_page_with()
 
 
 @bp.post("/sites")
@@ -317,32 +314,15 @@ def create_site_form() -> Response:
         site, key = create_site(session, name)
         session.commit()
     except AccountError as exc:
-        return _sites_page(422, error=str(exc), name=name)
-    return _sites_page(new_site=site, new_key=key)
-
-
-@bp.post("/sites/<int:site_id>/akismet-key")
-@admin_page
-def issue_akismet_key_form(site_id: int) -> Response:
-    """Give a site a new Akismet key and show it once (it replaces any earlier one)."""
-    session = get_session()
-    try:
-        site = find_site(session, site_id)
-        if site.revoked_at is not None:
-            raise Problem(409, "Conflict", f"The site {site.name} is revoked.")
-        key = issue_akismet_key(session, site)
-        session.commit()
-        forget_site_keys()
-    except Problem as problem:
-        flash_problem(problem)
-        return redirect(url_for("admin.sites_page"))
-    return _sites_page(akismet_site=site, akismet_key=key)
+        return sites_page_with(422, error=str(exc), name=name)
+    return sites_page_with(new_site=site, new_key=key)
 
 
 # --- users ---
 
 
-def _users_page(status: int = 200, **context: Any) -> Response:
+def users_page_with(status: int = 200, **context: Any) -> Response:
+    """Render the accounts list with what an action shows above it (a token, an error)."""
     users = get_session().scalars(select(User).order_by(User.email)).all()
     return render_page(
         "admin/users.html", status, page="users", users=users, roles=list(Role), **context
@@ -353,7 +333,7 @@ def _users_page(status: int = 200, **context: Any) -> Response:
 @admin_page
 def users_page() -> Response:
     """List accounts, with the forms to create and change them."""
-    return _users_page()
+    return users_page_with()
 
 
 @bp.post("/users")
@@ -367,7 +347,7 @@ def create_user_form() -> Response:
         user = create_user(session, email, request.form.get("password", ""), role)
         session.commit()
     except (AccountError, ValueError) as exc:
-        return _users_page(422, error=str(exc), email=email)
+        return users_page_with(422, error=str(exc), email=email)
     flash(f"Account {user.email} created ({user.role}).", "info")
     return redirect(url_for("admin.users_page"))
 
@@ -391,20 +371,3 @@ def update_user_form(user_id: int) -> Response:
         state = "disabled" if user.disabled else "enabled"
         flash(f"{user.email}: {user.role}, {state}.", "info")
     return redirect(url_for("admin.users_page"))
-
-
-@bp.post("/users/<int:user_id>/token")
-@admin_page
-def issue_token_form(user_id: int) -> Response:
-    """Issue a personal API token and show it once."""
-    session = get_session()
-    try:
-        user = find_user(session, user_id)
-        if user.disabled:
-            raise Problem(409, "Conflict", "A disabled account gets no token.")
-        token = issue_token(session, user)
-        session.commit()
-    except Problem as problem:
-        flash_problem(problem)
-        return redirect(url_for("admin.users_page"))
-    return _users_page(token_user=user, token=token)
