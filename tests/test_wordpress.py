@@ -403,7 +403,9 @@ def signed_delivery(
     }
 
 
-def status_event(service_id: int, old: str, new: str) -> dict[str, Any]:
+def status_event(
+    service_id: int, old: str, new: str, actor: str = "mod@example.org"
+) -> dict[str, Any]:
     """Return a comment.status_changed event as the webhook contract shapes it."""
     return {
         "type": "comment.status_changed",
@@ -412,7 +414,7 @@ def status_event(service_id: int, old: str, new: str) -> dict[str, Any]:
             "comment": {"id": service_id, "site": "wordpress", "status": new},
             "old_status": old,
             "new_status": new,
-            "actor": "mod@example.org",
+            "actor": actor,
             "note": None,
         },
     }
@@ -466,6 +468,15 @@ def check_webhook_route(
     replay = wp.http.post(route, content=body, headers=headers)
     assert replay.status_code == 200
     assert replay.json()["applied"] is False
+    assert wp.status(comment_id) == "spam"
+    # The echo of a change this WordPress made itself is not applied (it may come late).
+    echo_body, echo_headers = signed_delivery(
+        secret,
+        status_event(service_id, "spam", "approved", actor="site:wordpress"),
+        msg_id="msg_echo",
+    )
+    echo = wp.http.post(route, content=echo_body, headers=echo_headers)
+    assert echo.json() == {"applied": False, "reason": "made by this site"}
     assert wp.status(comment_id) == "spam"
     # Applying the service's decision is not sent back to it as a WordPress decision.
     assert str(service_comment(service.app, service_id).status) == "pending"

@@ -162,6 +162,12 @@ function moderation_receive_webhook( WP_REST_Request $request ): WP_REST_Respons
 		return new WP_REST_Response( array( 'applied' => false, 'reason' => 'not a comment of this site' ), 200 );
 	}
 	$comment_id = (int) $comment->comment_ID;
+	// A change this WordPress made itself comes back as an echo; applied late (deliveries
+	// are at least once and may wait), it could undo a newer change made here.
+	$actor = (string) ( $event['data']['actor'] ?? '' );
+	if ( 'comment.status_changed' === $type && 'site:' . (string) ( $service['site'] ?? '' ) === $actor ) {
+		return new WP_REST_Response( array( 'applied' => false, 'reason' => 'made by this site' ), 200 );
+	}
 	if ( 'comment.status_changed' === $type || 'comment.edited' === $type ) {
 		$status = (string) ( $event['data']['new_status'] ?? $service['status'] ?? '' );
 		if ( isset( $service['spam_score'] ) ) {
