@@ -288,6 +288,11 @@ def decide_comments() -> dict[str, Any]:
         body.note,
     )
     session.commit()
+    return _bulk_out(session, results)
+
+
+def _bulk_out(session: Session, results: list[queue.DecisionResult]) -> dict[str, Any]:
+    """Render the outcome of several decisions (a bulk decision, an undo)."""
     comments = serialize(session, [r.comment for r in results])
     out = BulkDecisionOut(
         changed=sum(r.changed for r in results),
@@ -307,15 +312,7 @@ def undo_decision() -> dict[str, Any]:
     session = get_session()
     results = undo_latest(session, current_principal())
     session.commit()
-    comments = serialize(session, [r.comment for r in results])
-    out = BulkDecisionOut(
-        changed=sum(r.changed for r in results),
-        items=[
-            DecisionOut(changed=r.changed, comment=c)
-            for r, c in zip(results, comments, strict=True)
-        ],
-    )
-    return out.model_dump(mode="json")
+    return _bulk_out(session, results)
 
 
 def check_own_comment(session: Session, comment_id: int) -> None:
