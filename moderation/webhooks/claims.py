@@ -117,7 +117,8 @@ def line_head() -> tuple[Any, ...]:
     )
 
 
-def _claimable(now: datetime) -> tuple[Any, ...]:
+def claimable(now: datetime) -> tuple[Any, ...]:
+    """Conditions of a delivery a worker may claim now (due, unleased, first in line)."""
     return (
         *line_head(),
         D.next_attempt_at <= now,
@@ -140,7 +141,7 @@ def claim_batch(
         "attempts": D.attempts + 1,
         "last_attempt_at": now,
     }
-    due = select(D.id).where(*_claimable(now)).order_by(D.id).limit(policy.batch)
+    due = select(D.id).where(*claimable(now)).order_by(D.id).limit(policy.batch)
     if only is not None:
         due = due.where(D.id == only)
     with db.new_session(app, write=True) as session:

@@ -1,8 +1,9 @@
 """Delivering the outbox: dispatch runs claim due deliveries in batches and send them.
 
-A commit that added deliveries wakes the worker (`wake.Waker`: at most one queue message
+A commit that wrote events wakes the worker (`wake.Waker`: at most one queue message
 per WEBHOOKS_WAKE_SECONDS per web process, not one per event). The woken `dispatch` task
-claims due deliveries a batch at a time (see `claims`), sends them on kept-alive
+makes the events' deliveries (see `fanout`), claims due deliveries a batch at a time
+(see `claims`), sends them on kept-alive
 connections, stores the outcomes in one transaction a batch, and lingers for
 WEBHOOKS_LINGER_SECONDS (at least the wake window) before it ends, so a commit whose
 wake-up was folded into an earlier one is still seen. A failed attempt schedules a
@@ -33,8 +34,8 @@ from moderation.webhooks.claims import Claim
 from moderation.webhooks.claims import Policy
 from moderation.webhooks.claims import claim
 from moderation.webhooks.claims import claim_batch
+from moderation.webhooks.claims import claimable
 from moderation.webhooks.claims import finish_batch
-from moderation.webhooks.claims import line_head
 from moderation.webhooks.claims import line_heads
 from moderation.webhooks.claims import release
 from moderation.webhooks.claims import worker_name
@@ -112,9 +113,15 @@ def send_batch(
                 connections.send(held.url, held.secret, held.msg_id, held.payload, utcnow()),
             )
         )
-    for retry_at in sorted(set(finish_batch(app, results, worker, policy))):
-        taskqueue.enqueue(app, DISPATCH, eta=retry_at)
+    # One wake-up a second that retries fall due in (a dispatch takes all that is due).
+    for second in sorted({_next_second(at) for at in finish_batch(app, results, worker, policy)}):
+        taskqueue.enqueue(app, DISPATCH, eta=second)
     return len(results)
+
+
+def _next_second(at: datetime) -> datetime:
+    """Return the start of the second after `at` (wake-ups are grouped by second)."""
+    return at.replace(microsecond=0) + timedelta(seconds=1)
 
 
 def work_waits(app: Flask) -> bool:
@@ -122,12 +129,7 @@ def work_waits(app: Flask) -> bool:
 
     One read: an idle poll never takes SQLite's write lock.
     """
-    now = utcnow()
-    due = exists().where(
-        *line_head(),
-        D.next_attempt_at <= now,
-        (D.lease_until.is_(None)) | (D.lease_until < now),
-    )
+    due = exists().where(*claimable(utcnow()))
     with db.new_session(app) as session:
         return bool(session.scalar(select(or_(due, fanout_waits()))))
 
@@ -229,9 +231,7 @@ def sweep(
         heads = [h for h in heads if h[1] <= now - timedelta(seconds=overdue_seconds)]
     # One wake-up now for what is due, and one a second that something falls due in
     # later (a lease that runs out, a retry); each dispatch takes all that is due by then.
-    wakes = {
-        None if at <= now else at.replace(microsecond=0) + timedelta(seconds=1) for _, at in heads
-    }
+    wakes = {None if at <= now else _next_second(at) for _, at in heads}
     for at in sorted(wakes, key=lambda w: (w is not None, w))[:_MAX_WAKES]:
         wake_dispatch(app, at)
     return len(heads)
