@@ -87,9 +87,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         # woken dispatch sends BATCH deliveries per transaction and lingers LINGER seconds
         # (at least the window) before it ends; DISPATCHERS runs at once per worker.
         "WEBHOOKS_WAKE_SECONDS": 0.2,
-        "WEBHOOKS_LINGER_SECONDS": 0.5,
-        "WEBHOOKS_BATCH": 50,
-        "WEBHOOKS_GATHER_SECONDS": 0.2,  # a dispatch's wait between batches that were not full
+        "WEBHOOKS_LINGER_SECONDS": 1.0,
+        "WEBHOOKS_BATCH": 200,
+        "WEBHOOKS_GATHER_SECONDS": 0.5,  # a dispatch's wait between batches that were not full
         "WEBHOOKS_DISPATCHERS": 3,
         # How long a process trusts its list of a site's endpoints (changes made in the
         # same process apply at once; 0: read them with every event).
@@ -130,16 +130,12 @@ def validate(config: Mapping[str, Any]) -> None:
         )
     if not str(config.get("DATABASE_URL", "")).startswith(("sqlite", "postgresql")):
         raise ConfigError("MODERATION_DATABASE_URL must be a sqlite or postgresql URL")
-    if float(config.get("WEBHOOKS_LINGER_SECONDS", 0.5)) < float(
-        config.get("WEBHOOKS_WAKE_SECONDS", 0.2)
-    ):
+    if float(config["WEBHOOKS_LINGER_SECONDS"]) < float(config["WEBHOOKS_WAKE_SECONDS"]):
         raise ConfigError(
             "MODERATION_WEBHOOKS_LINGER_SECONDS must be at least MODERATION_WEBHOOKS_WAKE_SECONDS:"
             " a dispatch must outlast the window its wake-up stands for"
         )
-    if float(config.get("WEBHOOKS_LEASE_SECONDS", 60)) <= float(
-        config.get("WEBHOOKS_TIMEOUT_SECONDS", 5)
-    ):
+    if float(config["WEBHOOKS_LEASE_SECONDS"]) <= float(config["WEBHOOKS_TIMEOUT_SECONDS"]):
         raise ConfigError(
             "MODERATION_WEBHOOKS_LEASE_SECONDS must exceed MODERATION_WEBHOOKS_TIMEOUT_SECONDS:"
             " a claimed delivery's lease must outlive its send"
