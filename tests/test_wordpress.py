@@ -14,6 +14,9 @@ import shutil
 import socket
 import time
 from collections.abc import Iterator
+from datetime import UTC
+from datetime import datetime
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -404,12 +407,16 @@ def signed_delivery(
 
 
 def status_event(
-    service_id: int, old: str, new: str, actor: str = "mod@example.org"
+    service_id: int,
+    old: str,
+    new: str,
+    actor: str = "mod@example.org",
+    at: datetime | None = None,
 ) -> dict[str, Any]:
     """Return a comment.status_changed event as the webhook contract shapes it."""
     return {
         "type": "comment.status_changed",
-        "timestamp": "2026-11-30T12:00:00Z",
+        "timestamp": (at or datetime.now(UTC)).isoformat(),
         "data": {
             "comment": {"id": service_id, "site": "wordpress", "status": new},
             "old_status": old,
@@ -477,6 +484,17 @@ def check_webhook_route(
     )
     echo = wp.http.post(route, content=echo_body, headers=echo_headers)
     assert echo.json() == {"applied": False, "reason": "made by this site"}
+    assert wp.status(comment_id) == "spam"
+    # An event from before the service created this comment is about an earlier comment
+    # with the same id (SQLite reuses the id of an erased last comment): not applied.
+    created = datetime.fromisoformat(wp.meta(comment_id, "_moderation_created_at"))
+    stale_body, stale_headers = signed_delivery(
+        secret,
+        status_event(service_id, "spam", "approved", at=created - timedelta(seconds=1)),
+        msg_id="msg_stale",
+    )
+    stale = wp.http.post(route, content=stale_body, headers=stale_headers)
+    assert stale.json() == {"applied": False, "reason": "about an earlier comment"}
     assert wp.status(comment_id) == "spam"
     # Applying the service's decision is not sent back to it as a WordPress decision.
     assert str(service_comment(service.app, service_id).status) == "pending"

@@ -15,6 +15,7 @@ const MODERATION_META_CONTENT  = '_moderation_content_sha1';
 const MODERATION_META_HELD     = '_moderation_needs_check';
 const MODERATION_META_ERROR    = '_moderation_error';
 const MODERATION_META_DECISION = '_moderation_unsent_decision';
+const MODERATION_META_CREATED  = '_moderation_created_at';
 
 add_filter( 'pre_comment_approved', 'moderation_pre_comment_approved', 99, 2 );
 add_action( 'comment_post', 'moderation_comment_post', 10, 3 );
@@ -190,6 +191,9 @@ function moderation_store_answer( int $comment_id, array $comment ): void {
 		$reasons[] = (string) ( $reason['code'] ?? '' );
 	}
 	update_comment_meta( $comment_id, MODERATION_META_ID, (int) $comment['id'] );
+	if ( ! empty( $comment['created_at'] ) ) {
+		update_comment_meta( $comment_id, MODERATION_META_CREATED, (string) $comment['created_at'] );
+	}
 	update_comment_meta( $comment_id, MODERATION_META_STATUS, (string) ( $comment['status'] ?? '' ) );
 	update_comment_meta( $comment_id, MODERATION_META_SCORE, null === ( $comment['spam_score'] ?? null ) ? '' : (string) $comment['spam_score'] );
 	update_comment_meta( $comment_id, MODERATION_META_REASONS, implode( ', ', array_filter( $reasons ) ) );

@@ -143,6 +143,23 @@ function moderation_first_delivery( string $id ): bool {
 }
 
 /**
+ * Whether an event's time is before the service created the comment (both the service's clock).
+ *
+ * @param string $event_time   The event's timestamp (ISO 8601).
+ * @param string $created_time The comment's created_at as the service answered it ('' if unknown).
+ */
+function moderation_event_predates( string $event_time, string $created_time ): bool {
+	if ( '' === $event_time || '' === $created_time ) {
+		return false;
+	}
+	try {
+		return new DateTimeImmutable( $event_time ) < new DateTimeImmutable( $created_time );
+	} catch ( Exception $e ) {
+		return false;
+	}
+}
+
+/**
  * Apply a verified delivery: a status change made on the service reaches the WordPress comment.
  *
  * @param WP_REST_Request $request The delivery.
@@ -162,6 +179,11 @@ function moderation_receive_webhook( WP_REST_Request $request ): WP_REST_Respons
 		return new WP_REST_Response( array( 'applied' => false, 'reason' => 'not a comment of this site' ), 200 );
 	}
 	$comment_id = (int) $comment->comment_ID;
+	// An event from before the service created this comment is about an earlier comment
+	// that had the same id (an embedded database can reuse the id of an erased comment).
+	if ( moderation_event_predates( (string) ( $event['timestamp'] ?? '' ), (string) get_comment_meta( $comment_id, MODERATION_META_CREATED, true ) ) ) {
+		return new WP_REST_Response( array( 'applied' => false, 'reason' => 'about an earlier comment' ), 200 );
+	}
 	// A change this WordPress made itself comes back as an echo; applied late (deliveries
 	// are at least once and may wait), it could undo a newer change made here.
 	$actor = (string) ( $event['data']['actor'] ?? '' );
@@ -177,7 +199,7 @@ function moderation_receive_webhook( WP_REST_Request $request ): WP_REST_Respons
 			moderation_apply_status( $comment_id, $status );
 		}
 	} elseif ( 'comment.erased' === $type ) {
-		foreach ( array( MODERATION_META_ID, MODERATION_META_STATUS, MODERATION_META_SCORE, MODERATION_META_REASONS, MODERATION_META_CONTENT ) as $key ) {
+		foreach ( array( MODERATION_META_ID, MODERATION_META_STATUS, MODERATION_META_SCORE, MODERATION_META_REASONS, MODERATION_META_CONTENT, MODERATION_META_CREATED ) as $key ) {
 			delete_comment_meta( $comment_id, $key );
 		}
 	}
