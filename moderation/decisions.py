@@ -119,14 +119,22 @@ def stored_signals(comment: Any, score: Score | None, known_author: bool) -> Sig
     )
 
 
+def verdict_columns(verdict: Verdict, score: Score | None) -> dict[str, Any]:
+    """Return the comment columns a decision sets: status, the scores, version, reasons."""
+    return {
+        "status": verdict.status,
+        "spam_score": score.spam_probability if score else None,
+        "spam_score_without_links": score.without_links if score else None,
+        "spam_score_without_signals": score.without_signals if score else None,
+        "classifier_version": score.version if score else None,
+        "reasons": [reason.as_dict() for reason in verdict.reasons],
+    }
+
+
 def apply_verdict(comment: Any, verdict: Verdict, score: Score | None) -> None:
     """Set a stored comment's status, score and reasons from a decision (no flush)."""
-    comment.status = verdict.status
-    comment.spam_score = score.spam_probability if score else None
-    comment.spam_score_without_links = score.without_links if score else None
-    comment.spam_score_without_signals = score.without_signals if score else None
-    comment.classifier_version = score.version if score else None
-    comment.reasons = [reason.as_dict() for reason in verdict.reasons]
+    for column, value in verdict_columns(verdict, score).items():
+        setattr(comment, column, value)
 
 
 def find_word(words: tuple[str, ...], fields: dict[str, str]) -> tuple[str, str] | None:

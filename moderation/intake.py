@@ -33,6 +33,7 @@ from moderation.classifier import Score
 from moderation.decisions import Signals
 from moderation.decisions import decide
 from moderation.decisions import rule_fields
+from moderation.decisions import verdict_columns
 from moderation.problems import Problem
 from moderation.problems import invalid
 from moderation.reason_rows import insert_rows
@@ -267,12 +268,7 @@ def submit_comment(
         "permalink": data.permalink,
         "content_raw": data.content,
         "content_html": assessment.clean.html,
-        "status": verdict.status,
-        "spam_score": score.spam_probability if score else None,
-        "spam_score_without_links": score.without_links if score else None,
-        "spam_score_without_signals": score.without_signals if score else None,
-        "classifier_version": score.version if score else None,
-        "reasons": [reason.as_dict() for reason in verdict.reasons],
+        **verdict_columns(verdict, score),
         "dedupe_key": None if verdict.status is Status.REJECTED else key,
         "version": 1,
         "created_at": now,
