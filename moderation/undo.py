@@ -75,12 +75,16 @@ def _requests(session: Session, user_id: int, since: datetime) -> list[list[Audi
 
 def _still_current(
     session: Session, user_id: int, events: Sequence[AuditEvent]
-) -> list[AuditEvent]:
-    """Return the events whose comment nobody else changed since and that has their status."""
+) -> list[tuple[AuditEvent, int]]:
+    """Return (event, comment version) of the events whose comment nobody else changed
+    since and that still has their status."""
     ids = [event.comment_id for event in events]
-    statuses = dict(
-        session.execute(select(Comment.id, Comment.status).where(Comment.id.in_(ids))).all()
-    )
+    found = {
+        row.id: row
+        for row in session.execute(
+            select(Comment.id, Comment.status, Comment.version).where(Comment.id.in_(ids))
+        )
+    }
     oldest = min(event.id for event in events)
     others_after = dict(
         session.execute(
@@ -94,17 +98,18 @@ def _still_current(
         ).all()
     )
     return [
-        event
+        (event, found[event.comment_id].version)
         for event in events
-        if statuses.get(event.comment_id) is event.to_status
+        if event.comment_id in found
+        and found[event.comment_id].status is event.to_status
         and others_after.get(event.comment_id, 0) < event.id
     ]
 
 
 def latest_undoable(
     session: Session, user_id: int, *, now: datetime | None = None
-) -> list[AuditEvent]:
-    """Return the events of the user's latest decision request still current (maybe none)."""
+) -> list[tuple[AuditEvent, int]]:
+    """Return (event, comment version) of the user's latest decision still current, if any."""
     since = (now or utcnow()) - UNDO_WINDOW
     undone = 0
     for request in _requests(session, user_id, since):
@@ -116,7 +121,7 @@ def latest_undoable(
             continue
         current = _still_current(session, user_id, request)
         if current:
-            return sorted(current, key=lambda event: event.id)
+            return sorted(current, key=lambda pair: pair[0].id)
     return []
 
 
@@ -131,15 +136,8 @@ def undo_latest(session: Session, actor: Principal) -> list[DecisionResult]:
     if not events:
         raise nothing_to_undo()
     back = {action.status: action for action in Action}
-    versions = dict(
-        session.execute(
-            select(Comment.id, Comment.version).where(
-                Comment.id.in_([event.comment_id for event in events])
-            )
-        ).all()
-    )
     requests = [
-        DecisionRequest(event.comment_id, back[event.from_status], versions[event.comment_id])
-        for event in events
+        DecisionRequest(event.comment_id, back[event.from_status], version)
+        for event, version in events
     ]
     return apply_decisions(session, requests, actor, UNDO_NOTE)
