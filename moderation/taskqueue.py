@@ -103,6 +103,9 @@ class TaskQueue:
     @property
     def huey(self) -> Huey:
         """Return huey, built (with every registered task) on the first call."""
+        return self._build()
+
+    def _build(self) -> Huey:
         if self._huey is None:
             with self._lock:
                 if self._huey is None:
@@ -121,7 +124,7 @@ class TaskQueue:
 
     def task(self, name: str) -> Any:
         """Return the huey task registered as `name`."""
-        self.huey  # noqa: B018  (builds huey and the tasks)
+        self._build()
         return self.tasks[name]
 
     def ready(self) -> Huey:
