@@ -14,13 +14,11 @@ from sqlalchemy.orm import Session
 from moderation import db
 from moderation import taskqueue
 from moderation.tables import EventType
-from moderation.webhooks.delivery import DELIVER
 from moderation.webhooks.delivery import DISPATCH
 from moderation.webhooks.delivery import SLOTS
 from moderation.webhooks.delivery import SWEEP
 from moderation.webhooks.delivery import Slots
 from moderation.webhooks.delivery import catch_up
-from moderation.webhooks.delivery import deliver
 from moderation.webhooks.delivery import dispatch
 from moderation.webhooks.delivery import periodic_sweep
 from moderation.webhooks.delivery import wake_dispatch
@@ -45,7 +43,6 @@ def init_app(app: Flask) -> None:
     waker = Waker(lambda: wake_dispatch(app), float(app.config["WEBHOOKS_WAKE_SECONDS"]))
     app.extensions[WAKER] = waker
     taskqueue.register(app, DISPATCH, dispatch)
-    taskqueue.register(app, DELIVER, deliver)
     taskqueue.register(app, SWEEP, periodic_sweep, every_minute=True)
     taskqueue.on_worker_start(app, catch_up)
 

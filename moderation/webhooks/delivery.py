@@ -45,7 +45,6 @@ from moderation.webhooks.sender import Outcome
 
 logger = logging.getLogger(__name__)
 
-DELIVER = "webhook_deliver"
 DISPATCH = "webhook_dispatch"
 SWEEP = "webhook_sweep"
 SLOTS = "moderation.webhooks.dispatch_slots"
@@ -194,7 +193,10 @@ def next_in_line(session: Session, held: Claim) -> int | None:
 
 
 def deliver(app: Flask, delivery_id: int) -> int:
-    """Send one delivery, then those of the same comment waiting behind it; return sent."""
+    """Send one delivery now, then those of the same comment waiting behind it; return sent.
+
+    A direct call (the worker sends through `dispatch`): for an operator's shell and tests.
+    """
     policy = Policy.of(app.config)
     worker = worker_name()
     sent = 0
