@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import sqlite3
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -135,8 +137,38 @@ def _configure_sqlite(engine: Engine, timeouts: Timeouts) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
-        immediate = conn.get_execution_options().get("sqlite_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        if conn.get_execution_options().get("sqlite_write", False):
+            begin_immediate(conn.connection.dbapi_connection, timeouts.busy)
+        else:
+            conn.exec_driver_sql("BEGIN")
+
+
+def begin_immediate(dbapi_connection: Any, busy: float) -> None:
+    """BEGIN IMMEDIATE, polling for the write lock every 0.1 to 2 ms until `busy` seconds pass.
+
+    SQLite's own busy handler sleeps 1, 2, 5, 10, 15… ms between tries, so a writer that
+    meets another's short transaction (the webhook worker's, say) sleeps far longer than
+    the lock was held; polling finely gets the lock soon after it is free.
+    """
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA busy_timeout=0")
+    try:
+        deadline = time.monotonic() + busy
+        pause = 0.0001
+        while True:
+            try:
+                cursor.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as error:
+                if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                    raise
+                if time.monotonic() >= deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.002)
+    finally:
+        cursor.execute(f"PRAGMA busy_timeout={_ms(busy)}")
+        cursor.close()
 
 
 def init_app(app: Flask) -> None:

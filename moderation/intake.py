@@ -50,12 +50,15 @@ from moderation.tables import FloodKind
 from moderation.tables import FloodMark
 from moderation.tables import Status
 from moderation.tables import UTCDateTime
-from moderation.webhooks.outbox import record_event
+from moderation.webhooks.outbox import InsertWithEvent
+from moderation.webhooks.outbox import event_row
+from moderation.webhooks.outbox import public_fields
+from moderation.webhooks.outbox import subscribers
 
 # Built once: the hot path's statements. Core inserts because the ORM's unit of work
 # costs about a millisecond a comment more and nothing here needs the identity map.
 _INSERT_COMMENT = insert(Comment.__table__).returning(Comment.__table__.c.id)
-_INSERT_EVENT = insert(AuditEvent.__table__)
+_INSERT_AUDIT = InsertWithEvent(AuditEvent.__table__)
 _STORED_BEFORE = select(
     exists().where(Comment.dedupe_key == bindparam("key")).label("duplicate"),
     exists()
@@ -282,19 +285,20 @@ def submit_comment(
     insert_rows(
         session, rows_for(comment_id, row["reasons"], verdict.status, now, row["spam_score"])
     )
-    session.execute(
-        _INSERT_EVENT,
-        {
-            "comment_id": comment_id,
-            "actor": site_actor(site.name),
-            "user_id": None,
-            "at": now,
-            "from_status": None,
-            "to_status": verdict.status,
-            "note": "received",
-        },
-    )
+    audit = {
+        "comment_id": comment_id,
+        "actor": site_actor(site.name),
+        "user_id": None,
+        "at": now,
+        "from_status": None,
+        "to_status": verdict.status,
+        "note": "received",
+    }
     # The outbox: comment.created commits with the comment or not at all.
-    comment = Comment(**row, id=comment_id)
-    record_event(session, comment, EventType.CREATED, now=now, site_name=site.name)
+    endpoints = subscribers(session, site.id, EventType.CREATED)
+    event = None
+    if endpoints:
+        about = public_fields(comment_id, row, site.name)
+        event = event_row(site.id, endpoints, EventType.CREATED, about, None, now)
+    _INSERT_AUDIT.execute(session, audit, event)
     return CommentOut.model_validate({**row, "id": comment_id})

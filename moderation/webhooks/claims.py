@@ -146,7 +146,7 @@ def claim_batch(
         due = due.where(D.id == only)
     with db.new_session(app, write=True) as session:
         if fan_out:
-            fan_out_in(session)
+            fan_out_in(session, now=now)  # due at once: claimed below
         if session.get_bind().dialect.name == "postgresql":
             ids = list(session.scalars(due.with_for_update(of=D, skip_locked=True)))
             if ids:
@@ -166,9 +166,12 @@ def claim_batch(
                     .execution_options(synchronize_session=False)
                 )
             )
-        if not ids:
-            session.commit()  # what the fan-out made, if anything
-            return []
+        session.commit()  # the leases, and what the fan-out made
+    if not ids:
+        return []
+    # Read after the commit: the leases keep these rows ours, and SQLite's one write
+    # lock (which the intake needs too) is not held while the payloads are decoded.
+    with db.new_session(app) as session:
         rows = session.execute(
             select(
                 D.id,
@@ -184,7 +187,6 @@ def claim_batch(
             .where(D.id.in_(ids))
             .order_by(D.id)
         ).all()
-        session.commit()
     return [Claim(*row, lease_until=lease_until) for row in rows]
 
 

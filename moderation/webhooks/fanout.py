@@ -9,14 +9,24 @@ worker skips the turn), SQLite has one writer anyway.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from flask import Flask
+from sqlalchemy import ColumnElement
+from sqlalchemy import FromClause
+from sqlalchemy import Insert
+from sqlalchemy import Integer
+from sqlalchemy import cast
 from sqlalchemy import exists
 from sqlalchemy import func
 from sqlalchemy import insert
+from sqlalchemy import literal
 from sqlalchemy import select
+from sqlalchemy import true
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Exists
+from sqlalchemy.sql.expression import TableValuedAlias
 
 from moderation import db
 from moderation.tables import DeliveryStatus
@@ -25,6 +35,7 @@ from moderation.tables import WebhookEndpoint
 from moderation.tables import WebhookEvent
 from moderation.tables import utcnow
 
+D = WebhookDelivery
 E = WebhookEvent
 # pg_try_advisory_xact_lock key for "one fan-out at a time" ("whfo" in ASCII).
 _FANOUT_LOCK = 0x7768666F
@@ -43,49 +54,66 @@ def fan_out(app: Flask, limit: int = 500) -> int:
     return done
 
 
-def fan_out_in(session: Session, limit: int = 500) -> int:
+def fan_out_in(session: Session, limit: int = 500, now: datetime | None = None) -> int:
     """Make the deliveries of up to `limit` waiting events in `session`; return how many.
 
     Takes the turn first: on PostgreSQL another transaction fanning out makes this one
-    return 0 (the next turn sees what is left).
+    return 0 (the next turn sees what is left). The deliveries are due at `now`. The work
+    is set-based SQL, no rows through Python: on SQLite it holds the write lock that the
+    intake needs too, so it must be short.
     """
-    if session.get_bind().dialect.name == "postgresql" and not session.scalar(
-        select(func.pg_try_advisory_xact_lock(_FANOUT_LOCK))
-    ):
-        return 0
-    events = session.execute(
-        select(E.id, E.comment_id, E.endpoint_ids, E.created_at)
-        .where(E.fanout_pending.is_(True))
-        .order_by(E.id)
-        .limit(limit)
-    ).all()
-    if not events:
-        return 0
-    now = utcnow()
-    wanted = {endpoint for event in events for endpoint in event.endpoint_ids or []}
-    existing = set(
-        session.scalars(select(WebhookEndpoint.id).where(WebhookEndpoint.id.in_(wanted)))
+    now = now or utcnow()
+    waiting = select(E.id).where(E.fanout_pending.is_(True)).order_by(E.id).limit(limit)
+    take = update(E).where(E.id.in_(waiting.scalar_subquery())).values(fanout_pending=False)
+    if session.get_bind().dialect.name == "postgresql":
+        if not session.scalar(select(func.pg_try_advisory_xact_lock(_FANOUT_LOCK))):
+            return 0
+        # One statement, so one snapshot: the events marked are the events fanned out.
+        taken = take.returning(E.id, E.comment_id, E.endpoint_ids, E.created_at).cte("taken")
+        wanted = (
+            func.json_array_elements_text(taken.c.endpoint_ids)
+            .table_valued("value", with_ordinality="position")
+            .render_derived()
+        )
+        made = _deliveries(taken, wanted, cast(wanted.c.value, Integer), wanted.c.position, now)
+        return int(session.scalar(select(func.count()).select_from(taken).add_cte(made.cte())))
+    # SQLite: this transaction holds the write lock, so no event can come in between.
+    ids = list(session.scalars(take.returning(E.id).execution_options(synchronize_session=False)))
+    if ids:
+        wanted = func.json_each(E.endpoint_ids).table_valued("value", "key")
+        made = _deliveries(E.__table__, wanted, wanted.c.value, wanted.c.key, now, E.id.in_(ids))
+        session.execute(made)
+    return len(ids)
+
+
+def _deliveries(
+    events: FromClause,
+    wanted: TableValuedAlias,
+    endpoint_id: ColumnElement[int],
+    position: ColumnElement[int],
+    now: datetime,
+    *criteria: ColumnElement[bool],
+) -> Insert:
+    """INSERT … SELECT one pending delivery per event and wanted endpoint, in event order.
+
+    An endpoint deleted since the event takes nothing (the join drops it); the retry
+    window counts from the change (the event's time).
+    """
+    rows = (
+        select(
+            events.c.id,
+            endpoint_id,
+            events.c.comment_id,
+            literal(DeliveryStatus.PENDING, D.status.type),
+            literal(0),
+            literal(now, D.next_attempt_at.type),
+            events.c.created_at,
+        )
+        .select_from(events)
+        .join(wanted, true())
+        .join(WebhookEndpoint, WebhookEndpoint.id == endpoint_id)
+        .where(*criteria)
+        .order_by(events.c.id, position)
     )
-    deliveries = [
-        {
-            "event_id": event.id,
-            "endpoint_id": endpoint,
-            "comment_id": event.comment_id,
-            "status": DeliveryStatus.PENDING,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": event.created_at,  # the retry window counts from the change
-        }
-        for event in events
-        for endpoint in event.endpoint_ids or []
-        if endpoint in existing  # an endpoint deleted since takes nothing
-    ]
-    if deliveries:
-        session.execute(insert(WebhookDelivery), deliveries)
-    session.execute(
-        update(E)
-        .where(E.id.in_([event.id for event in events]))
-        .values(fanout_pending=False)
-        .execution_options(synchronize_session=False)
-    )
-    return len(events)
+    columns = ["event_id", "endpoint_id", "comment_id", "status", "attempts"]
+    return insert(D).from_select([*columns, "next_attempt_at", "created_at"], rows)
