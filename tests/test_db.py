@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 import warnings
 
 import pytest
@@ -33,3 +35,22 @@ def test_only_requests_carry_the_postgresql_timeouts(app):
         assert tuple(session.execute(show).one()) == ("0", "0")
     with app.test_request_context("/"), db.new_session(app) as session:
         assert tuple(session.execute(show).one()) == ("1500ms", "1s")
+
+
+def test_a_sqlite_writer_waits_for_the_lock_and_gives_up_after_the_busy_timeout(tmp_path):
+    path = tmp_path / "locked.sqlite"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("CREATE TABLE t (x INTEGER)")
+    holder.execute("BEGIN IMMEDIATE")
+    writer = sqlite3.connect(path, isolation_level=None)
+    with pytest.raises(sqlite3.OperationalError, match="locked"):
+        db.begin_immediate(writer, busy=0.05)
+    assert writer.execute("PRAGMA busy_timeout").fetchone() == (50,)  # given back
+    releases = threading.Timer(0.2, lambda: holder.execute("COMMIT"))
+    releases.start()
+    db.begin_immediate(writer, busy=5.0)  # waits for the commit, then holds the lock
+    writer.execute("INSERT INTO t VALUES (1)")
+    writer.execute("COMMIT")
+    releases.join()
+    assert holder.execute("SELECT x FROM t").fetchall() == [(1,)]

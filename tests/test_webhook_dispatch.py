@@ -16,6 +16,8 @@ from moderation.config import ConfigError
 from moderation.tables import DeliveryStatus
 from moderation.tables import WebhookDelivery
 from moderation.tables import WebhookEvent
+from moderation.webhooks.claims import Policy
+from moderation.webhooks.claims import claim_batch
 from moderation.webhooks.delivery import dispatch
 from moderation.webhooks.fanout import fan_out
 from moderation.webhooks.wake import Waker
@@ -159,6 +161,19 @@ def test_the_change_writes_the_event_and_the_fan_out_makes_its_deliveries(
         assert made == {kept: DeliveryStatus.PENDING, paused: DeliveryStatus.PENDING}
     finally:
         receiver.stop()
+
+
+def test_a_claim_sends_at_once_what_its_own_fan_out_made(app, client, creds, site_api):
+    # The deliveries a claim's fan-out makes are due at the claim's own time, so the
+    # same claim takes them: they do not wait for the next turn of the worker.
+    register(client, creds, "http://127.0.0.1:9/hook")
+    for n in range(3):
+        site_api.post(content=f"comment number {n}")
+    held = claim_batch(app, "test-worker", Policy.of(app.config), fan_out=True)
+    with db.new_session(app) as s:
+        events = list(s.scalars(select(WebhookEvent.msg_id).order_by(WebhookEvent.id)))
+    assert [c.msg_id for c in held] == events
+    assert [c.payload["type"] for c in held] == ["comment.created"] * 3
 
 
 def test_concurrent_fan_outs_make_each_delivery_once(app, client, creds, site_api):
