@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 from sqlalchemy import create_engine
 from sqlalchemy import event
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from sqlalchemy.orm import sessionmaker
 
@@ -138,7 +139,10 @@ def _configure_sqlite(engine: Engine, timeouts: Timeouts) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Any) -> None:
         if conn.get_execution_options().get("sqlite_write", False):
-            begin_immediate(conn.connection.dbapi_connection, timeouts.busy)
+            try:
+                begin_immediate(conn.connection.dbapi_connection, timeouts.busy)
+            except sqlite3.OperationalError as error:  # answered as any database error is
+                raise OperationalError("BEGIN IMMEDIATE", None, error) from error
         else:
             conn.exec_driver_sql("BEGIN")
 
