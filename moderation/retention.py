@@ -60,6 +60,8 @@ def purge(
 ) -> PurgeResult:
     """Delete spam unchanged for `spam_older_than` and flood marks past their window.
 
+    Each deleted comment sends comment.erased to the endpoints that want it.
+
     With `dry_run`, count instead (replies to purgeable spam that are spam themselves
     are counted as kept: a real purge deletes such chains from the leaves up).
     """
@@ -78,9 +80,14 @@ def purge(
         gone = session.execute(
             delete(Comment)
             .where(*old_spam, ~has_replies)
+            .returning(Comment.id, Comment.site_id, Comment.post_id)
             .execution_options(synchronize_session=False)
-        ).rowcount
-        deleted += gone
+        ).all()
+        # A site that keeps its own copy hears that the comment is gone, as for erasure.
+        for comment_id, site_id, post_id in gone:
+            gone_comment = Comment(id=comment_id, site_id=site_id, post_id=post_id)
+            record_event(session, gone_comment, EventType.ERASED, now=now)
+        deleted += len(gone)
         if not gone:
             break
     marks = session.execute(

@@ -12,8 +12,10 @@ from sqlalchemy import update
 
 from moderation.tables import AuditEvent
 from moderation.tables import Comment
+from moderation.tables import EventType
 from moderation.tables import FloodMark
 from moderation.tables import Status
+from moderation.tables import WebhookEvent
 from moderation.tables import utcnow
 
 ERASURES = "/api/v1/admin/erasures"
@@ -64,6 +66,25 @@ def test_purge_deletes_old_spam_only(runner, comments, session):
         select(func.count()).select_from(AuditEvent).where(AuditEvent.comment_id == old_spam)
     )
     assert events == 0
+
+
+def test_purge_tells_the_site_which_comments_went(runner, app, client, creds, comments, session):
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = True  # the receiver is never called here
+    hook = {"url": "http://127.0.0.1:9/hook", "events": ["comment.erased"]}
+    assert (
+        client.post("/api/v1/webhooks", json=hook, headers=creds.headers("site")).status_code
+        == 201
+    )
+    old_spam = comments(Status.SPAM, 31, post_id="old-post")
+    comments(Status.SPAM, 29)
+    result = runner.invoke(args=["comments", "purge"])
+    assert result.exit_code == 0, result.output
+    events = session.scalars(select(WebhookEvent)).all()
+    session.rollback()
+    assert [(e.type, e.payload["data"]["comment"]) for e in events] == [
+        (EventType.ERASED, {"id": old_spam, "site": "blog", "post_id": "old-post"})
+    ]
+    assert events[0].fanout_pending is True  # the worker sends it
 
 
 def test_purge_keeps_spam_that_others_replied_to(runner, comments, session):
