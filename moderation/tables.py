@@ -239,6 +239,8 @@ class Comment(Base):
             text(f"({SEARCH_TEXT_SQL}) gin_trgm_ops"),
             postgresql_using="gin",
         ).ddl_if(dialect="postgresql"),
+        # Ids are never given twice, even after the newest comment is erased (0020).
+        {"sqlite_autoincrement": True},
     )
 
 

@@ -7,6 +7,7 @@ import threading
 import warnings
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import text
@@ -54,3 +55,60 @@ def test_a_sqlite_writer_waits_for_the_lock_and_gives_up_after_the_busy_timeout(
     writer.execute("COMMIT")
     releases.join()
     assert holder.execute("SELECT x FROM t").fetchall() == [(1,)]
+
+
+def test_the_sqlite_rebuild_of_comments_keeps_rows_keys_and_indexes(tmp_path):
+    # Migration 0020 rebuilds SQLite's comments table (whatever database the suite runs on).
+    url = "sqlite:///" + str(tmp_path / "rebuild.sqlite")
+    engine = db.make_engine(url)
+    cfg = db.alembic_config(url)
+    cfg.attributes["engine"] = engine
+    command.upgrade(cfg, "0019")
+    schema = "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'comments' AND type = 'index'"
+    with engine.begin() as conn:
+        indexes = sorted(conn.exec_driver_sql(schema).all())
+        conn.exec_driver_sql(
+            "INSERT INTO sites (id, name, key_hash, key_prefix, created_at)"
+            " VALUES (1, 'blog', 'h', 'msk_', '2026-01-01')"
+        )
+        for n, parent in ((1, None), (2, 1), (3, None)):
+            conn.exec_driver_sql(
+                "INSERT INTO comments (id, site_id, post_id, parent_id, author_name,"
+                " author_email, content_raw, content_html, status, reasons, version,"
+                " created_at, updated_at) VALUES (?, 1, 'p', ?, 'A', 'a@example.org', 't',"
+                " 't', 'pending', '[]', 1, '2026-01-01', '2026-01-01')",
+                (n, parent),
+            )
+        conn.exec_driver_sql(
+            "INSERT INTO audit_events (comment_id, actor, at, to_status, note)"
+            " VALUES (2, 'site:blog', '2026-01-01', 'pending', 'received')"
+        )
+    command.upgrade(cfg, "head")
+    with engine.begin() as conn:
+        assert (
+            "AUTOINCREMENT"
+            in conn.exec_driver_sql(
+                "SELECT sql FROM sqlite_master WHERE name = 'comments'"
+            ).scalar_one()
+        )
+        assert sorted(conn.exec_driver_sql(schema).all()) == indexes
+        assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar_one() == 1
+        assert conn.exec_driver_sql("SELECT id, parent_id FROM comments ORDER BY id").all() == [
+            (1, None),
+            (2, 1),
+            (3, None),
+        ]
+        assert conn.exec_driver_sql("SELECT comment_id FROM audit_events").all() == [(2,)]
+        conn.exec_driver_sql("DELETE FROM comments WHERE id = 3")
+        conn.exec_driver_sql(
+            "INSERT INTO comments (site_id, post_id, author_name, author_email, content_raw,"
+            " content_html, status, reasons, version, created_at, updated_at) VALUES (1, 'p',"
+            " 'B', 'b@example.org', 't', 't', 'pending', '[]', 1, '2026-01-02', '2026-01-02')"
+        )
+        assert conn.exec_driver_sql("SELECT max(id) FROM comments").scalar_one() == 4
+    command.downgrade(cfg, "0019")  # keeps the ids unique; upgrading again changes nothing
+    command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        assert sorted(conn.exec_driver_sql(schema).all()) == indexes
+    engine.dispose()

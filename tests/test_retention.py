@@ -180,6 +180,20 @@ def test_admin_erases_every_comment_of_an_address(client, creds, site_api, comme
     assert events == 0
 
 
+def test_the_id_of_an_erased_newest_comment_is_never_given_again(client, creds, site_api):
+    # A receiver keyed by comment id must never take a new comment for an erased one.
+    site_api.post(content="an older comment")
+    newest = site_api.post(author_email="gone@example.org", content="the newest").get_json()
+    erased = client.post(
+        "/api/v1/admin/erasures",
+        json={"author_email": "gone@example.org"},
+        headers=creds.headers("admin"),
+    )
+    assert erased.status_code == 200, erased.get_json()
+    after = site_api.post(content="a comment after the erasure").get_json()
+    assert after["id"] > newest["id"]
+
+
 @pytest.mark.parametrize(
     ("posted_as", "erased_as"),
     [("ada_x@example.org", "ADA_X@example.org"), ("Straße@example.org", "straße@example.org")],
