@@ -24,6 +24,7 @@ from sqlalchemy import Table
 from sqlalchemy import bindparam
 from sqlalchemy import insert
 from sqlalchemy import select
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.orm import Session
 
 from moderation.tables import Comment
@@ -225,9 +226,12 @@ def event_row(
 class InsertWithEvent:
     """Insert a row of `table` and, when there is one, an outbox row in the same transaction.
 
-    On PostgreSQL both go in one statement (the row's insert as a data-modifying CTE), so
-    an event costs the request no round trip of its own; SQLite runs the two inserts.
-    Built once per table at import: the hot path (the intake) reuses its statements.
+    The intake's hot path (built once per table at import). On PostgreSQL both rows go in
+    one statement (the row's insert as a data-modifying CTE), so an event costs no round
+    trip of its own. SQLite has no such CTE; there the event goes through the driver's
+    own cursor, its values bound by the columns' own SQLAlchemy types, which spares the
+    request SQLAlchemy's execution path (about half of what an event cost it, counted
+    with callgrind).
     """
 
     def __init__(self, table: Table) -> None:
@@ -236,12 +240,18 @@ class InsertWithEvent:
         companion = insert(table).values(
             {c.name: bindparam(f"row_{c.name}", type_=c.type) for c in columns}
         )
-        event_columns = [c for c in WebhookEvent.__table__.c if not c.primary_key]
+        events = [c for c in WebhookEvent.__table__.c if not c.primary_key]
         self.together = (
             insert(WebhookEvent.__table__)
-            .values({c.name: bindparam(f"event_{c.name}", type_=c.type) for c in event_columns})
+            .values({c.name: bindparam(f"event_{c.name}", type_=c.type) for c in events})
             .add_cte(companion.cte(f"{table.name}_row"))
         )
+        sqlite_dialect = sqlite.dialect()
+        self.sqlite_event = (
+            f"INSERT INTO webhook_events ({', '.join(c.name for c in events)})"  # noqa: S608
+            f" VALUES ({', '.join('?' for _ in events)})"
+        )
+        self.sqlite_binds = [(c.name, c.type.bind_processor(sqlite_dialect)) for c in events]
 
     def execute(self, session: Session, row: dict[str, Any], event: dict[str, Any] | None) -> None:
         """Insert `row`, and `event` (an `event_row`) unless it is None."""
@@ -255,7 +265,8 @@ class InsertWithEvent:
             connection.execute(self.together, params)
         else:
             connection.execute(self.alone, row)
-            connection.execute(_INSERT_EVENT, event)
+            values = [bind(event[k]) if bind else event[k] for k, bind in self.sqlite_binds]
+            connection.connection.dbapi_connection.execute(self.sqlite_event, values)
         session.info[NEW_EVENTS] = True
 
 
