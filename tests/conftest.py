@@ -96,6 +96,7 @@ def empty_tables(app: Flask) -> None:
         else:
             for name in names:
                 conn.execute(text(f"DELETE FROM {name}"))  # noqa: S608 (table names)
+            conn.execute(text("DELETE FROM sqlite_sequence"))  # ids restart, as on PostgreSQL
 
 
 def base_config(database_url: str, directory: Path) -> dict[str, Any]:
