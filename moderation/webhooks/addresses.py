@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -56,6 +57,9 @@ def forbidden_reason(ip: IPAddress, *, allow_private: bool) -> str | None:
     return None
 
 
+_SPACE = re.compile(r"\s")
+
+
 def check_url(url: str) -> tuple[str, str, int, str]:
     """Return (scheme, host, port, path) of an http(s) URL, or raise AddressRefused."""
     if len(url) > MAX_URL_LENGTH:
@@ -72,7 +76,7 @@ def check_url(url: str) -> tuple[str, str, int, str]:
         raise AddressRefused("has no host")
     if parts.username is not None or parts.password is not None:
         raise AddressRefused("must not carry a user name or password")
-    if any(ch.isspace() for ch in url):
+    if _SPACE.search(url):
         raise AddressRefused("must not contain spaces")
     path = parts.path or "/"
     if parts.query:

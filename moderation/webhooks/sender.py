@@ -105,6 +105,7 @@ class Connections:
         self.timeout = timeout
         self.allow_private = allow_private
         self._open: dict[tuple[str, str, int], http.client.HTTPConnection] = {}
+        self._checked: dict[str, tuple[str, str, int, str]] = {}  # each URL parsed once a run
         self._watchdog = Watchdog()
 
     def send(
@@ -112,9 +113,10 @@ class Connections:
     ) -> Outcome:
         """POST the signed event to `url` once; never follows a redirect."""
         try:
-            scheme, host, port, path = check_url(url)
+            scheme, host, port, path = self._checked.get(url) or check_url(url)
         except AddressRefused as exc:
             return Outcome(False, error=f"refused: {exc}")
+        self._checked[url] = (scheme, host, port, path)
         key = (scheme, host, port)
         body = body_of(payload).encode("utf-8")
         headers = {
