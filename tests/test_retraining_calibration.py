@@ -38,6 +38,21 @@ def test_platt_scaling_undoes_overconfident_log_odds_and_never_sharpens():
     assert platt_scaling(rng.normal(0.0, 1.0, 4000), y)[0] == pytest.approx(MIN_SCALE)
 
 
+def test_the_calibration_prior_keeps_a_few_labels_from_flattening_a_fit():
+    rng = np.random.default_rng(1)
+    m = rng.normal(0.0, 3.0, 40)
+    y = (m + rng.normal(0.0, 6.0, 40) > 3.0).astype(float)  # 40 noisy labels, few spam
+    free = platt_scaling(m, y)
+    centred = platt_scaling(m, y, prior=5.0)
+    assert free[0] < 0.5
+    assert free[0] < centred[0] <= 1.0
+    assert abs(centred[1]) < abs(free[1])
+    # Many labels outweigh the prior.
+    truth = rng.normal(0.0, 2.0, 4000)
+    many = (rng.random(4000) < 1 / (1 + np.exp(-truth))).astype(float)
+    assert platt_scaling(4.0 * truth, many, prior=5.0)[0] == pytest.approx(0.25, abs=0.03)
+
+
 def test_the_recalibration_is_folded_into_the_weights():
     base = fit_base()
     docs = [Doc(t) for t in novel_spam(30, seed=3) + site_ham(30, seed=3)]
@@ -72,6 +87,7 @@ def test_a_candidate_reports_how_it_scores_labels_it_never_saw():
     assert cross["n"] == candidate.manifest["training_data"]["n"]
     assert cross["ham_to_spam"] == 0
     assert candidate.manifest["hyperparameters"]["calibration_folds"] == 5
+    assert candidate.manifest["hyperparameters"]["calibration_strength"] == 5.0
     assert candidate.manifest["calibration"]["scale"] <= 1.0
     assert any("out-of-fold" in line for line in log)
 

@@ -35,7 +35,8 @@ with the classes balanced, +4.5 / +1.8 / +4.8 / -1.3 (fewer errors on three vide
 more on Eminem, where the base is already right on 98 %).
 
 The fit is then recalibrated (Platt scaling on 5-fold out-of-fold log-odds of the same
-labels, the scale capped at 1 and folded into a, b, w and v). Without it the correction
+labels, centred on no change by a prior as firm as b's, the scale capped at 1, and folded
+into a, b, w and v). Without it the correction
 was sure of itself far beyond what a few hundred labels show: fitted with a loose prior
 and class-balanced, it separated its own labels, and on comments it never saw it sent
 the site's ordinary talk that shares its spam's words to spam. Measured by

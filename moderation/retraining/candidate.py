@@ -132,6 +132,7 @@ def build_candidate(
             "ngram_weight": candidate.ngram_weight,
             "balance": candidate.balance,
             "calibration_folds": candidate.calibration_folds,
+            "calibration_strength": candidate.calibration_strength,
         },
         "training_data": {
             "n": len(train),

@@ -90,6 +90,7 @@ class LocalCorrection(ClassifierMixin, BaseEstimator):
         ngram_weight: float = 0.7,
         balance: bool = True,
         calibration_folds: int = 5,
+        calibration_strength: float = 5.0,
     ) -> None:
         self.base = base
         self.strength = strength
@@ -100,6 +101,7 @@ class LocalCorrection(ClassifierMixin, BaseEstimator):
         self.ngram_weight = ngram_weight
         self.balance = balance
         self.calibration_folds = calibration_folds
+        self.calibration_strength = calibration_strength
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Restore a saved correction (those saved before base_weight corrected n-grams only)."""
@@ -109,6 +111,7 @@ class LocalCorrection(ClassifierMixin, BaseEstimator):
         state.setdefault("base_coef_", None)
         state.setdefault("balance", False)
         state.setdefault("calibration_folds", 0)  # saved before out-of-fold calibration
+        state.setdefault("calibration_strength", 0.0)
         state.setdefault("calibration_", (1.0, 0.0))
         state.setdefault("out_of_fold_", None)
         super().__setstate__(state)
@@ -230,7 +233,7 @@ class LocalCorrection(ClassifierMixin, BaseEstimator):
             if base_coef is not None:
                 m = m + matrix[test_rows] @ base_coef
             oof[test_rows] = m
-        scale, shift = platt_scaling(oof, y)
+        scale, shift = platt_scaling(oof, y, self.calibration_strength)
         return scale, shift, oof
 
     def decision_function(self, X: Sequence[Any]) -> np.ndarray:
@@ -282,11 +285,15 @@ def class_balance(y: np.ndarray) -> np.ndarray:
     return np.where(y == 1, len(y) / (2 * n_spam), len(y) / (2 * n_ham))
 
 
-def platt_scaling(m: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+def platt_scaling(m: np.ndarray, y: np.ndarray, prior: float = 0.0) -> tuple[float, float]:
     """Return (scale, shift) minimising the log-loss of sigmoid(scale m + shift) against
-    Platt's smoothed targets, with the scale kept within [MIN_SCALE, 1].
+    Platt's smoothed targets, plus prior/2 ((scale - 1)^2 + shift^2), with the scale kept
+    within [MIN_SCALE, 1].
 
-    The scale never exceeds 1: calibration may only make a fit less sure of itself.
+    The scale never exceeds 1: calibration may only make a fit less sure of itself. The
+    prior centres it on no change, as the correction's own priors centre it on the base:
+    on 40 labels with 7 spam, unpenalised, it flattened a correction to a tenth of its
+    log-odds and held less spam than the base did.
     """
     n_spam = float(np.sum(y))
     n_ham = len(y) - n_spam
@@ -295,8 +302,10 @@ def platt_scaling(m: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
         q = theta[0] * m + theta[1]
         loss = np.sum(np.logaddexp(0.0, q) - t * q)
+        loss += 0.5 * prior * ((theta[0] - 1.0) ** 2 + theta[1] ** 2)
         r = _sigmoid(q) - t
-        return float(loss), np.array([r @ m, r.sum()])
+        grad = np.array([r @ m, r.sum()]) + prior * np.array([theta[0] - 1.0, theta[1]])
+        return float(loss), grad
 
     bounds = [(MIN_SCALE, 1.0), (None, None)]
     result = minimize(objective, np.array([1.0, 0.0]), jac=True, method="L-BFGS-B", bounds=bounds)
