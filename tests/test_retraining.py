@@ -127,7 +127,12 @@ def test_a_correction_reweighs_the_bases_own_features(base):
     # say so move the base's own weight for it (base_coef_), not only new n-grams.
     ham = [f"Nice, it made the idea click for me (reader note {i})" for i in range(20)]
     spam = novel_spam(20, seed=4)
-    correction = LocalCorrection(base=base).fit([Doc(t) for t in ham + spam], [0] * 20 + [1] * 20)
+    # Without the out-of-fold recalibration, which makes a fit on 40 labels less sure of
+    # everything (this probe's base score of 1e-6 becomes about 3e-4): here the point is
+    # the reweighing of one feature (test_retraining_calibration.py tests the calibration).
+    correction = LocalCorrection(base=base, calibration_folds=0).fit(
+        [Doc(t) for t in ham + spam], [0] * 20 + [1] * 20
+    )
     assert correction.base_coef_ is not None
     assert correction.base_coef_.shape == (base.n_features_,)
     names = base.features_.feature_names()

@@ -95,6 +95,17 @@ def build_candidate(
     metrics: dict[str, Any] = {
         "holdout": evaluate_scores(labels, spam_scores(candidate, docs), settings)
     }
+    scale, shift = candidate.calibration_
+    if candidate.out_of_fold_ is None:
+        log(f"not recalibrated: fewer labels of a class than {candidate.calibration_folds} folds")
+    else:
+        cross = evaluate_scores([e.spam for e in train], candidate.out_of_fold_, settings)
+        metrics["cross_validated"] = cross
+        log(
+            f"recalibrated on {candidate.calibration_folds}-fold out-of-fold scores: log-odds"
+            f" x {scale:.2f} {shift:+.2f}; out of fold it sends {cross['ham_to_spam']} of"
+            f" {cross['n_ham']} ham to spam"
+        )
     if active is not None:
         metrics["active_on_holdout"] = evaluate_scores(labels, spam_scores(active, docs), settings)
         metrics["compared_with"] = active_id
@@ -120,6 +131,8 @@ def build_candidate(
             "base_weight": candidate.base_weight,
             "ngram_weight": candidate.ngram_weight,
             "balance": candidate.balance,
+            "calibration_folds": candidate.calibration_folds,
+            "calibration_strength": candidate.calibration_strength,
         },
         "training_data": {
             "n": len(train),
@@ -129,6 +142,7 @@ def build_candidate(
             "held_out": len(test),
             "holdout_percent": HOLDOUT_PERCENT,
         },
+        "calibration": {"scale": scale, "shift": shift},
         "fit_seconds": round(fit_seconds, 3),
         "libraries": library_versions(),
         "labels": ["ham", "spam"],
