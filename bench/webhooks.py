@@ -6,8 +6,9 @@ server in this process), and `flask worker` in its own process. Then:
 
 1. Intake: rounds of N comments posted one after another through the app (Flask's test
    client, in this process), alternating the endpoint disabled (no event written) and
-   enabled (comment.created written to the outbox and delivered); prints comments/s per
-   round and the median of each kind.
+   enabled (comment.created written to the outbox and delivered); prints comments/s and
+   this process's CPU a comment per round, and the median of each kind. With
+   --intake-only no worker runs: what the request path itself costs.
 2. 1,000 status changes (moderator approvals) as fast as one client makes them; waits until
    every comment.status_changed has arrived, and prints p50/p95/max from the change (the
    event's timestamp, taken in the change's transaction) to its arrival at the receiver.
