@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import re
@@ -25,6 +26,7 @@ from moderation.tables import WebhookEvent
 from moderation.webhooks import record_event
 from moderation.webhooks.addresses import forbidden_reason
 from moderation.webhooks.delivery import deliver
+from moderation.webhooks.endpoint_secrets import signing_secret
 from moderation.webhooks.fanout import fan_out
 from tests.worker_support import Receiver
 
@@ -380,6 +382,39 @@ def test_an_endpoint_that_keeps_failing_is_disabled_and_the_admin_told(
     assert deliver(app, waiting) == 1
     body = json.loads(receiver.received[-1].body)
     assert body["type"] == "comment.created"
+
+
+def test_the_database_keeps_no_signing_secret_and_older_rows_still_sign(
+    app, client, creds, site_api, receiver
+):
+    created = register(client, creds, receiver.url).get_json()
+    with db.new_session(app) as s:
+        stored = s.get(WebhookEndpoint, created["id"]).secret
+    assert created["secret"] not in stored
+    assert not stored.startswith("whsec_")
+
+    def deliver_next() -> Any:
+        site_api.post()
+        fan_out(app)
+        with db.new_session(app) as s:
+            waiting = s.scalar(
+                select(WebhookDelivery.id).where(WebhookDelivery.status == DeliveryStatus.PENDING)
+            )
+        assert deliver(app, waiting) == 1
+        return receiver.received[-1]
+
+    got = deliver_next()
+    assert Webhook(created["secret"]).verify(got.body, got.headers)["type"] == "comment.created"
+    # A row written before secrets were derived kept the secret itself: it still signs.
+    given = "whsec_" + base64.b64encode(b"an older endpoint's secret, 32 b").decode("ascii")
+    with db.new_session(app, write=True) as s:
+        s.get(WebhookEndpoint, created["id"]).secret = given
+        s.commit()
+    got = deliver_next()
+    assert Webhook(given).verify(got.body, got.headers)["type"] == "comment.created"
+    # The secret comes from SECRET_KEY: another key, another secret.
+    assert signing_secret("test-secret", stored) == created["secret"]
+    assert signing_secret("another key", stored) != created["secret"]
 
 
 # --- the admin page ---

@@ -25,6 +25,7 @@ from moderation.tables import Role
 from moderation.tables import Site
 from moderation.tables import WebhookEndpoint
 from moderation.webhooks.delivery import sweep
+from moderation.webhooks.endpoint_secrets import signing_secret
 from moderation.webhooks.endpoints import EndpointIn
 from moderation.webhooks.endpoints import EndpointPatch
 from moderation.webhooks.endpoints import change_endpoint
@@ -83,7 +84,8 @@ def create_webhook() -> tuple[dict[str, Any], int, dict[str, str]]:
     endpoint = create_endpoint(session, site, data, allow_private=_allow_private())
     session.commit()
     forget_endpoints(current_app)
-    body = EndpointCreated(**endpoint_out(endpoint, site.name), secret=endpoint.secret)
+    secret = signing_secret(current_app.config["SECRET_KEY"], endpoint.secret)
+    body = EndpointCreated(**endpoint_out(endpoint, site.name), secret=secret)
     location = url_for("api.get_webhook", endpoint_id=endpoint.id)
     return body.model_dump(mode="json"), 201, {"Location": location}
 

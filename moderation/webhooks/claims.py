@@ -36,6 +36,7 @@ from moderation.tables import WebhookDelivery
 from moderation.tables import WebhookEndpoint
 from moderation.tables import WebhookEvent
 from moderation.tables import utcnow
+from moderation.webhooks.endpoint_secrets import signing_secret
 from moderation.webhooks.fanout import fan_out_in
 from moderation.webhooks.outbox import forget_endpoints
 from moderation.webhooks.sender import Outcome
@@ -187,7 +188,14 @@ def claim_batch(
             .where(D.id.in_(ids))
             .order_by(D.id)
         ).all()
-    return [Claim(*row, lease_until=lease_until) for row in rows]
+    key = app.config["SECRET_KEY"]
+    claims = []
+    for delivery_id, endpoint_id, comment_id, url, stored, msg_id, payload in rows:
+        secret = signing_secret(key, stored)  # the row keeps only its salt
+        claims.append(
+            Claim(delivery_id, endpoint_id, comment_id, url, secret, msg_id, payload, lease_until)
+        )
+    return claims
 
 
 def claim(app: Flask, delivery_id: int, worker: str, policy: Policy) -> Claim | None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import secrets
 from datetime import datetime
 from typing import Any
 
@@ -25,9 +23,9 @@ from moderation.tables import WebhookEvent
 from moderation.tables import utcnow
 from moderation.webhooks.addresses import AddressRefused
 from moderation.webhooks.addresses import resolve
+from moderation.webhooks.endpoint_secrets import new_salt
 from moderation.webhooks.outbox import NEW_EVENTS
 
-SECRET_PREFIX = "whsec_"  # noqa: S105 (the spec's prefix, not a secret)
 MAX_ENDPOINTS_PER_SITE = 20
 HTTP_URL = "^[Hh][Tt][Tt][Pp][Ss]?://"  # what the document says; check_receiver decides
 
@@ -59,11 +57,6 @@ class EndpointPatch(BaseModel):
         json_schema_extra={"uniqueItems": True},
     )
     enabled: bool | None = None
-
-
-def new_secret() -> str:
-    """Return a Standard Webhooks secret: whsec_ and 32 random bytes in base64."""
-    return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode("ascii")
 
 
 def check_receiver(url: str, *, allow_private: bool) -> None:
@@ -102,7 +95,7 @@ def endpoint_out(endpoint: WebhookEndpoint, site_name: str) -> dict[str, Any]:
 def create_endpoint(
     session: Session, site: Site, data: EndpointIn, *, allow_private: bool
 ) -> WebhookEndpoint:
-    """Add an endpoint to a site (flushes); its secret is readable only from the result."""
+    """Add an endpoint to a site (flushes); `endpoint_secrets.signing_secret` gives its secret."""
     events = _unique_events(data.events)
     check_receiver(data.url, allow_private=allow_private)
     count = session.scalar(
@@ -119,7 +112,7 @@ def create_endpoint(
         site_id=site.id,
         url=data.url,
         events=events,
-        secret=new_secret(),
+        secret=new_salt(),  # the secret itself is derived (see endpoint_secrets)
         enabled=True,
         created_at=utcnow(),
     )
