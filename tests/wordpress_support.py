@@ -7,6 +7,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -229,6 +230,7 @@ class WordPress:
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: close() stops the workers too
         )
         if not wait_until(self._listening, 15):
             raise RuntimeError(f"php -S did not start: {(self.folder / 'php.log').read_text()}")
@@ -241,11 +243,13 @@ class WordPress:
         """Stop PHP's server and drop the database."""
         self.http.close()
         if self.server is not None:
-            self.server.terminate()
+            # PHP's server forks PHP_CLI_SERVER_WORKERS children, which outlive a SIGTERM
+            # sent to the parent alone: signal the whole group.
+            os.killpg(self.server.pid, signal.SIGTERM)
             try:
                 self.server.wait(10)
             except subprocess.TimeoutExpired:
-                self.server.kill()
+                os.killpg(self.server.pid, signal.SIGKILL)
             self._log.close()
         self.sql(f"DROP DATABASE IF EXISTS {self.database}")
 
