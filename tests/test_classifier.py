@@ -658,7 +658,9 @@ def test_the_holder_serves_and_explains_a_retrained_correction(app, shipped):
     blob, manifest = shipped
     base = load_version(blob, manifest["sha256"], manifest)
     texts = ["Join my telegram group for crypto signals, ask mentor Anna", "Thanks, nice post"]
-    correction = LocalCorrection(base=base).fit([Doc(t) for t in texts * 10], [1, 0] * 10)
+    # 40 labels of each: a retrained correction is recalibrated (Platt's targets), so it is
+    # at most (n + 1) / (n + 2) sure of n spam labels; 10 of them capped a paraphrase at 0.84.
+    correction = LocalCorrection(base=base).fit([Doc(t) for t in texts * 40], [1, 0] * 40)
     corrected, corrected_manifest = artifact_of(correction)
     version = add_version(app, corrected, corrected_manifest)
     with app.app_context():
