@@ -13,6 +13,7 @@ from moderation import db
 from moderation.classifier import Doc
 from moderation.classifier.artifact import dump_artifact
 from moderation.classifier.artifact import library_versions
+from moderation.retraining import Example
 from moderation.tables import AuditEvent
 from moderation.tables import ClassifierVersion
 from moderation.tables import Comment
@@ -67,6 +68,18 @@ def site_ham(n: int, seed: int = 0) -> list[str]:
     """Return n ordinary reader comments, distinct from each other."""
     rng = random.Random(seed)  # noqa: S311 (test data)
     return [f"{rng.choice(HAM)} (reader note {i})" for i in range(n)]
+
+
+def site_decisions(n: int = 40) -> list[Any]:
+    """Return n novel spam and n site ham as the moderators' decisions retraining learns from."""
+    spam = [
+        Example(Doc(t), True, f"comment:{i}", "decisions") for i, t in enumerate(novel_spam(n))
+    ]
+    ham = [
+        Example(Doc(t), False, f"comment:{100 + i}", "decisions")
+        for i, t in enumerate(site_ham(n))
+    ]
+    return spam + ham
 
 
 def fit_base() -> Any:

@@ -31,6 +31,7 @@ from moderation.training import spam_scores
 from tests.admin_support import add_labelled
 from tests.admin_support import fit_base
 from tests.admin_support import novel_spam
+from tests.admin_support import site_decisions
 from tests.admin_support import site_ham
 from tests.admin_support import store_version
 
@@ -235,12 +236,7 @@ def test_compare_calls_worse_a_lower_f1_or_more_ham_sent_to_spam(candidate, acti
 
 
 def test_build_candidate_evaluates_both_on_the_same_held_out_comments(base):
-    examples = [
-        Example(Doc(t), True, f"comment:{i}", "decisions") for i, t in enumerate(novel_spam(40))
-    ] + [
-        Example(Doc(t), False, f"comment:{100 + i}", "decisions")
-        for i, t in enumerate(site_ham(40))
-    ]
+    examples = site_decisions(40)
     log: list[str] = []
     candidate = retraining.build_candidate(examples, base, SETTINGS, log.append, active_id=7)
     held = sum(retraining.held_out(e.key) for e in examples)

@@ -11,7 +11,6 @@ import pytest
 from moderation import retraining
 from moderation import training
 from moderation.classifier import Doc
-from moderation.retraining import Example
 from moderation.retraining import LocalCorrection
 from moderation.retraining.correction import MIN_SCALE
 from moderation.retraining.correction import platt_scaling
@@ -19,6 +18,7 @@ from moderation.settings import ModerationSettings
 from moderation.training import spam_scores
 from tests.admin_support import fit_base
 from tests.admin_support import novel_spam
+from tests.admin_support import site_decisions
 from tests.admin_support import site_ham
 from tests.conftest import shared_path
 
@@ -75,12 +75,7 @@ def test_the_recalibration_is_folded_into_the_weights():
 
 
 def test_a_candidate_reports_how_it_scores_labels_it_never_saw():
-    examples = [
-        Example(Doc(t), True, f"comment:{i}", "decisions") for i, t in enumerate(novel_spam(40))
-    ] + [
-        Example(Doc(t), False, f"comment:{100 + i}", "decisions")
-        for i, t in enumerate(site_ham(40))
-    ]
+    examples = site_decisions(40)
     log: list[str] = []
     candidate = retraining.build_candidate(examples, fit_base(), SETTINGS, log.append)
     cross = candidate.metrics["cross_validated"]
