@@ -577,6 +577,16 @@ def test_the_holder_scores_a_comment_without_its_shape_signals(app):
     assert low.without_signals is None  # not asked under the hold threshold
 
 
+def turn_off_the_guard(client, creds) -> None:
+    """Switch off "links or length alone never send a comment to spam", as an admin."""
+    turned_off = client.patch(
+        "/api/v1/admin/settings",
+        json={"links_alone_never_spam": False},
+        headers=creds.headers("admin"),
+    )
+    assert turned_off.status_code == 200, turned_off.get_json()
+
+
 def test_the_intake_holds_a_comment_that_only_its_length_makes_spam(app, client, creds, site_api):
     version = import_shipped(app)
     body = site_api.post(content=SELF_PROMOTION).get_json()
@@ -585,12 +595,7 @@ def test_the_intake_holds_a_comment_that_only_its_length_makes_spam(app, client,
     assert reason["detail"].endswith(f"digits and repeats: held, not spam (v{version})")
     with db.new_session(app) as s:
         assert s.get(Comment, body["id"]).spam_score_without_signals < 0.9
-    turned_off = client.patch(
-        "/api/v1/admin/settings",
-        json={"links_alone_never_spam": False},
-        headers=creds.headers("admin"),
-    )
-    assert turned_off.status_code == 200, turned_off.get_json()
+    turn_off_the_guard(client, creds)
     again = site_api.post(content=SELF_PROMOTION, author_email="c@example.org")
     assert again.get_json()["status"] == "spam"
 
@@ -642,12 +647,7 @@ def test_the_intake_holds_a_comment_that_only_its_link_makes_spam(app, client, c
         stored = s.get(Comment, body["id"])
         assert stored.spam_score_without_links < 0.5
     # An admin who prefers Akismet's way turns the rule off: the same comment is spam.
-    turned_off = client.patch(
-        "/api/v1/admin/settings",
-        json={"links_alone_never_spam": False},
-        headers=creds.headers("admin"),
-    )
-    assert turned_off.status_code == 200, turned_off.get_json()
+    turn_off_the_guard(client, creds)
     again = site_api.post(content=READER_WITH_LINK, author_email="b@example.org")
     assert again.get_json()["status"] == "spam"
 
