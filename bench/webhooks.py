@@ -187,9 +187,16 @@ def main() -> None:
     counter = 0
     comment_ids: list[int] = []
 
-    def post_round(n: int) -> tuple[float, float]:
-        """Post n comments; return comments/s and this process's CPU ms a comment."""
+    others = {"worker": worker.pid, "receiver": receiver.process.pid}
+    others_cpu: dict[bool, dict[str, float]] = {False: {}, True: {}}
+
+    def post_round(n: int, enabled: bool | None = None) -> tuple[float, float]:
+        """Post n comments; return comments/s and this process's CPU ms a comment.
+
+        The worker's and the receiver's CPU during the round is added to others_cpu.
+        """
         nonlocal counter
+        before = {name: cpu_seconds(pid) for name, pid in others.items()}
         started, cpu = time.perf_counter(), time.process_time()
         for _ in range(n):
             counter += 1
@@ -207,7 +214,12 @@ def main() -> None:
             )
             assert answer.status_code == 201, answer.get_json()
             comment_ids.append(answer.get_json()["id"])
-        return n / (time.perf_counter() - started), (time.process_time() - cpu) * 1000 / n
+        rate, own = n / (time.perf_counter() - started), (time.process_time() - cpu) * 1000 / n
+        if enabled is not None:
+            for name, pid in others.items():
+                used = others_cpu[enabled].get(name, 0.0) + cpu_seconds(pid) - before[name]
+                others_cpu[enabled][name] = used
+        return rate, own
 
     print(f"database {args.db}, queue SQLite file, {args.workers} worker threads")
     rates: dict[bool, list[float]] = {False: [], True: []}
@@ -216,7 +228,7 @@ def main() -> None:
     for _ in range(args.rounds):
         for enabled in (False, True):
             client.patch(f"/api/v1/webhooks/{endpoint}", json={"enabled": enabled}, headers=site)
-            rate, cpu = post_round(args.round)
+            rate, cpu = post_round(args.round, enabled)
             rates[enabled].append(rate)
             cpus[enabled].append(cpu)
             print(
@@ -231,6 +243,14 @@ def main() -> None:
         f"intake CPU median: without endpoint {cpu_without:.3f} ms, with {cpu_with:.3f} ms"
         f" ({(cpu_with / cpu_without - 1) * 100:+.1f} %)"
     )
+    # CPU the other processes took while the intake ran: on 2 cores, the intake's rival.
+    for enabled in (False, True):
+        used = ", ".join(
+            f"{name} {seconds * 1000 / (args.rounds * args.round):.3f} ms"
+            for name, seconds in others_cpu[enabled].items()
+        )
+        state = "on " if enabled else "off"
+        print(f"  CPU a comment during rounds with the endpoint {state}: {used}")
     print(
         f"intake median: without endpoint {without:.1f}/s, with {with_:.1f}/s"
         f" ({(with_ / without - 1) * 100:+.1f} %)"

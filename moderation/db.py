@@ -5,9 +5,11 @@ from __future__ import annotations
 import math
 import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from typing import TypeVar
 
 from flask import Flask
 from flask import current_app
@@ -27,6 +29,8 @@ SESSIONMAKER = "moderation.sessionmaker"
 WRITE_SESSIONMAKER = "moderation.write_sessionmaker"
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 MIGRATIONS = Path(__file__).with_name("migrations")
+PREPARED = "moderation.prepared_statements"
+T = TypeVar("T")
 
 
 LIKE_ESCAPE = "/"
@@ -205,6 +209,21 @@ def close_session(_exc: BaseException | None = None) -> None:
 def new_session(app: Flask, *, write: bool = False) -> Session:
     """Return a session outside any request (CLI commands, background jobs)."""
     return app.extensions[WRITE_SESSIONMAKER if write else SESSIONMAKER]()
+
+
+def prepared(app: Flask, build: Callable[..., T], *args: Any) -> T:
+    """Return the statement `build(*args)` makes, built once per app and kept.
+
+    For statements run many times a second (the delivery worker's): building one with
+    its subqueries costs more CPU than running it, and a kept statement keeps its cache
+    key, so SQLAlchemy finds its compiled form at once. Values go in as bound parameters.
+    """
+    kept: dict[tuple[Any, ...], Any] = app.extensions.setdefault(PREPARED, {})
+    key = (build, *args)
+    statement = kept.get(key)
+    if statement is None:
+        statement = kept[key] = build(*args)  # two threads may both build it: same result
+    return statement
 
 
 def ping(session: Session) -> None:

@@ -23,6 +23,11 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import Integer
+from sqlalchemy import Select
+from sqlalchemy import String
+from sqlalchemy import Update
+from sqlalchemy import bindparam
 from sqlalchemy import exists
 from sqlalchemy import or_
 from sqlalchemy import select
@@ -32,6 +37,7 @@ from sqlalchemy.orm import aliased
 
 from moderation import db
 from moderation.tables import DeliveryStatus
+from moderation.tables import UTCDateTime
 from moderation.tables import WebhookDelivery
 from moderation.tables import WebhookEndpoint
 from moderation.tables import WebhookEvent
@@ -118,12 +124,74 @@ def line_head() -> tuple[Any, ...]:
     )
 
 
-def claimable(now: datetime) -> tuple[Any, ...]:
-    """Conditions of a delivery a worker may claim now (due, unleased, first in line)."""
+def claimable() -> tuple[Any, ...]:
+    """Conditions of a delivery a worker may claim at :now (due, unleased, first in line)."""
+    now = bindparam("now", type_=UTCDateTime())
     return (
         *line_head(),
         D.next_attempt_at <= now,
         or_(D.lease_until.is_(None), D.lease_until < now),
+    )
+
+
+def _due(batch: int, only: bool) -> Select[tuple[int]]:
+    """Ids of up to `batch` claimable deliveries, oldest first (with `only`: just :only)."""
+    due = select(D.id).where(*claimable()).order_by(D.id).limit(batch)
+    return due.where(D.id == bindparam("only", type_=Integer())) if only else due
+
+
+def _lease() -> dict[str, Any]:
+    """The SET clause of a claim: the lease to :lease_to for :claimer, one attempt more."""
+    return {
+        "lease_until": bindparam("lease_to", type_=UTCDateTime()),
+        "claimed_by": bindparam("claimer", type_=String()),
+        "attempts": D.attempts + 1,
+        "last_attempt_at": bindparam("now", type_=UTCDateTime()),
+    }
+
+
+def _claim_sqlite(batch: int, only: bool) -> Update:
+    """SQLite: lease the due deliveries in one atomic UPDATE … RETURNING."""
+    return (
+        update(D)
+        .where(D.id.in_(_due(batch, only).scalar_subquery()))
+        .values(**_lease())
+        .returning(D.id)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _due_postgresql(batch: int, only: bool) -> Select[tuple[int]]:
+    """PostgreSQL: lock the due deliveries no other worker has locked."""
+    return _due(batch, only).with_for_update(of=D, skip_locked=True)
+
+
+def _lease_postgresql() -> Update:
+    """PostgreSQL: lease the deliveries :ids this transaction locked."""
+    return (
+        update(D)
+        .where(D.id.in_(bindparam("ids", expanding=True)))
+        .values(**_lease())
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _claimed() -> Select[tuple[int, int, int, str, str, str, Any]]:
+    """What sending the deliveries :ids takes: endpoint, secret's salt, event."""
+    return (
+        select(
+            D.id,
+            D.endpoint_id,
+            D.comment_id,
+            WebhookEndpoint.url,
+            WebhookEndpoint.secret,
+            WebhookEvent.msg_id,
+            WebhookEvent.payload,
+        )
+        .join(WebhookEndpoint, WebhookEndpoint.id == D.endpoint_id)
+        .join(WebhookEvent, WebhookEvent.id == D.event_id)
+        .where(D.id.in_(bindparam("ids", expanding=True)))
+        .order_by(D.id)
     )
 
 
@@ -136,58 +204,24 @@ def claim_batch(
     """
     now = utcnow()
     lease_until = now + timedelta(seconds=policy.lease)
-    lease = {
-        "lease_until": lease_until,
-        "claimed_by": worker,
-        "attempts": D.attempts + 1,
-        "last_attempt_at": now,
-    }
-    due = select(D.id).where(*claimable(now)).order_by(D.id).limit(policy.batch)
-    if only is not None:
-        due = due.where(D.id == only)
+    values = {"now": now, "lease_to": lease_until, "claimer": worker, "only": only}
+    shape = (policy.batch, only is not None)
     with db.new_session(app, write=True) as session:
         if fan_out:
-            fan_out_in(session, now=now)  # due at once: claimed below
+            fan_out_in(app, session, now=now)  # due at once: claimed below
         if session.get_bind().dialect.name == "postgresql":
-            ids = list(session.scalars(due.with_for_update(of=D, skip_locked=True)))
+            ids = list(session.scalars(db.prepared(app, _due_postgresql, *shape), values))
             if ids:
-                session.execute(
-                    update(D)
-                    .where(D.id.in_(ids))
-                    .values(**lease)
-                    .execution_options(synchronize_session=False)
-                )
+                session.execute(db.prepared(app, _lease_postgresql), {**values, "ids": ids})
         else:
-            ids = list(
-                session.scalars(
-                    update(D)
-                    .where(D.id.in_(due.scalar_subquery()))
-                    .values(**lease)
-                    .returning(D.id)
-                    .execution_options(synchronize_session=False)
-                )
-            )
+            ids = list(session.scalars(db.prepared(app, _claim_sqlite, *shape), values))
         session.commit()  # the leases, and what the fan-out made
     if not ids:
         return []
     # Read after the commit: the leases keep these rows ours, and SQLite's one write
     # lock (which the intake needs too) is not held while the payloads are decoded.
     with db.new_session(app) as session:
-        rows = session.execute(
-            select(
-                D.id,
-                D.endpoint_id,
-                D.comment_id,
-                WebhookEndpoint.url,
-                WebhookEndpoint.secret,
-                WebhookEvent.msg_id,
-                WebhookEvent.payload,
-            )
-            .join(WebhookEndpoint, WebhookEndpoint.id == D.endpoint_id)
-            .join(WebhookEvent, WebhookEvent.id == D.event_id)
-            .where(D.id.in_(ids))
-            .order_by(D.id)
-        ).all()
+        rows = session.execute(db.prepared(app, _claimed), {"ids": ids}).all()
     key = app.config["SECRET_KEY"]
     claims = []
     for delivery_id, endpoint_id, comment_id, url, stored, msg_id, payload in rows:
@@ -234,26 +268,12 @@ def finish_batch(
             by_code.setdefault(outcome.status_code, []).append(held.delivery_id)
         for code, ids in by_code.items():
             session.execute(
-                update(D)
-                .where(D.id.in_(ids), D.claimed_by == worker)
-                .where(D.status == DeliveryStatus.PENDING)
-                .values(
-                    status=DeliveryStatus.DELIVERED,
-                    delivered_at=now,
-                    lease_until=None,
-                    last_status_code=code,
-                    last_error=None,
-                )
-                .execution_options(synchronize_session=False)
+                db.prepared(app, _delivered),
+                {"ids": ids, "claimer": worker, "now": now, "code": code},
             )
         if delivered:
-            session.execute(
-                update(WebhookEndpoint)
-                .where(WebhookEndpoint.id.in_({c.endpoint_id for c, _ in delivered}))
-                .where(WebhookEndpoint.failing_since.is_not(None))
-                .values(failing_since=None)
-                .execution_options(synchronize_session=False)
-            )
+            endpoints = sorted({c.endpoint_id for c, _ in delivered})
+            session.execute(db.prepared(app, _endpoints_answer), {"endpoints": endpoints})
         for held, outcome in failed:
             retry_at, disabled_now = _failed(session, held, outcome, worker, policy, now)
             disabled |= disabled_now
@@ -263,6 +283,37 @@ def finish_batch(
     if disabled:
         forget_endpoints(app)  # an endpoint was disabled: stop recording events for it here
     return retries
+
+
+def _delivered() -> Update:
+    """Mark the deliveries :ids that :claimer holds delivered at :now with HTTP :code."""
+    return (
+        update(D)
+        .where(
+            D.id.in_(bindparam("ids", expanding=True)),
+            D.claimed_by == bindparam("claimer", type_=String()),
+            D.status == DeliveryStatus.PENDING,
+        )
+        .values(
+            status=DeliveryStatus.DELIVERED,
+            delivered_at=bindparam("now", type_=UTCDateTime()),
+            lease_until=None,
+            last_status_code=bindparam("code", type_=Integer()),
+            last_error=None,
+        )
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _endpoints_answer() -> Update:
+    """The endpoints :endpoints answered: no longer failing."""
+    return (
+        update(WebhookEndpoint)
+        .where(WebhookEndpoint.id.in_(bindparam("endpoints", expanding=True)))
+        .where(WebhookEndpoint.failing_since.is_not(None))
+        .values(failing_since=None)
+        .execution_options(synchronize_session=False)
+    )
 
 
 def _failed(

@@ -20,6 +20,7 @@ from datetime import datetime
 from datetime import timedelta
 
 from flask import Flask
+from sqlalchemy import Select
 from sqlalchemy import exists
 from sqlalchemy import or_
 from sqlalchemy import select
@@ -128,9 +129,13 @@ def work_waits(app: Flask) -> bool:
 
     One read: an idle poll never takes SQLite's write lock.
     """
-    due = exists().where(*claimable(utcnow()))
     with db.new_session(app) as session:
-        return bool(session.scalar(select(or_(due, fanout_waits()))))
+        return bool(session.scalar(db.prepared(app, _work_waits), {"now": utcnow()}))
+
+
+def _work_waits() -> Select[tuple[bool]]:
+    """Whether a delivery is claimable at :now or an event waits for its fan-out."""
+    return select(or_(exists().where(*claimable()), fanout_waits()))
 
 
 def dispatch(app: Flask) -> int:

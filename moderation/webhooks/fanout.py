@@ -16,6 +16,9 @@ from sqlalchemy import ColumnElement
 from sqlalchemy import FromClause
 from sqlalchemy import Insert
 from sqlalchemy import Integer
+from sqlalchemy import Select
+from sqlalchemy import Update
+from sqlalchemy import bindparam
 from sqlalchemy import cast
 from sqlalchemy import exists
 from sqlalchemy import func
@@ -30,6 +33,7 @@ from sqlalchemy.sql.expression import TableValuedAlias
 
 from moderation import db
 from moderation.tables import DeliveryStatus
+from moderation.tables import UTCDateTime
 from moderation.tables import WebhookDelivery
 from moderation.tables import WebhookEndpoint
 from moderation.tables import WebhookEvent
@@ -49,12 +53,12 @@ def fanout_waits() -> Exists:
 def fan_out(app: Flask, limit: int = 500) -> int:
     """Make the deliveries of up to `limit` waiting events in a transaction of their own."""
     with db.new_session(app, write=True) as session:
-        done = fan_out_in(session, limit)
+        done = fan_out_in(app, session, limit)
         session.commit()
     return done
 
 
-def fan_out_in(session: Session, limit: int = 500, now: datetime | None = None) -> int:
+def fan_out_in(app: Flask, session: Session, limit: int = 500, now: datetime | None = None) -> int:
     """Make the deliveries of up to `limit` waiting events in `session`; return how many.
 
     Takes the turn first: on PostgreSQL another transaction fanning out makes this one
@@ -62,28 +66,56 @@ def fan_out_in(session: Session, limit: int = 500, now: datetime | None = None) 
     is set-based SQL, no rows through Python: on SQLite it holds the write lock that the
     intake needs too, so it must be short.
     """
-    now = now or utcnow()
-    waiting = select(E.id).where(E.fanout_pending.is_(True)).order_by(E.id).limit(limit)
-    take = update(E).where(E.id.in_(waiting.scalar_subquery())).values(fanout_pending=False)
+    values = {"now": now or utcnow(), "limit": limit}
     if session.get_bind().dialect.name == "postgresql":
         if not session.scalar(select(func.pg_try_advisory_xact_lock(_FANOUT_LOCK))):
             return 0
-        # One statement, so one snapshot: the events marked are the events fanned out.
-        taken = take.returning(E.id, E.comment_id, E.endpoint_ids, E.created_at).cte("taken")
-        wanted = (
-            func.json_array_elements_text(taken.c.endpoint_ids)
-            .table_valued("value", with_ordinality="position")
-            .render_derived()
-        )
-        made = _deliveries(taken, wanted, cast(wanted.c.value, Integer), wanted.c.position, now)
-        return int(session.scalar(select(func.count()).select_from(taken).add_cte(made.cte())))
+        return int(session.scalar(db.prepared(app, _fan_out_postgresql), values))
     # SQLite: this transaction holds the write lock, so no event can come in between.
-    ids = list(session.scalars(take.returning(E.id).execution_options(synchronize_session=False)))
+    ids = list(session.scalars(db.prepared(app, _take_sqlite), values))
     if ids:
-        wanted = func.json_each(E.endpoint_ids).table_valued("value", "key")
-        made = _deliveries(E.__table__, wanted, wanted.c.value, wanted.c.key, now, E.id.in_(ids))
-        session.execute(made)
+        session.execute(db.prepared(app, _fan_out_sqlite), {**values, "ids": ids})
     return len(ids)
+
+
+def _take() -> Update:
+    """UPDATE marking up to :limit waiting events, oldest first, as fanned out."""
+    waiting = (
+        select(E.id)
+        .where(E.fanout_pending.is_(True))
+        .order_by(E.id)
+        .limit(bindparam("limit", type_=Integer()))
+    )
+    return (
+        update(E)
+        .where(E.id.in_(waiting.scalar_subquery()))
+        .values(fanout_pending=False)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def _fan_out_postgresql() -> Select[tuple[int]]:
+    """One statement, so one snapshot: the events marked are the events fanned out."""
+    taken = _take().returning(E.id, E.comment_id, E.endpoint_ids, E.created_at).cte("taken")
+    wanted = (
+        func.json_array_elements_text(taken.c.endpoint_ids)
+        .table_valued("value", with_ordinality="position")
+        .render_derived()
+    )
+    made = _deliveries(taken, wanted, cast(wanted.c.value, Integer), wanted.c.position)
+    return select(func.count()).select_from(taken).add_cte(made.cte())
+
+
+def _take_sqlite() -> Update:
+    """SQLite: mark the waiting events and return their ids."""
+    return _take().returning(E.id)
+
+
+def _fan_out_sqlite() -> Insert:
+    """SQLite: make the deliveries of the events :ids."""
+    wanted = func.json_each(E.endpoint_ids).table_valued("value", "key")
+    ids = bindparam("ids", expanding=True)
+    return _deliveries(E.__table__, wanted, wanted.c.value, wanted.c.key, E.id.in_(ids))
 
 
 def _deliveries(
@@ -91,13 +123,12 @@ def _deliveries(
     wanted: TableValuedAlias,
     endpoint_id: ColumnElement[int],
     position: ColumnElement[int],
-    now: datetime,
     *criteria: ColumnElement[bool],
 ) -> Insert:
     """INSERT … SELECT one pending delivery per event and wanted endpoint, in event order.
 
-    An endpoint deleted since the event takes nothing (the join drops it); the retry
-    window counts from the change (the event's time).
+    The deliveries are due at :now. An endpoint deleted since the event takes nothing
+    (the join drops it); the retry window counts from the change (the event's time).
     """
     rows = (
         select(
@@ -106,7 +137,7 @@ def _deliveries(
             events.c.comment_id,
             literal(DeliveryStatus.PENDING, D.status.type),
             literal(0),
-            literal(now, D.next_attempt_at.type),
+            bindparam("now", type_=UTCDateTime()),
             events.c.created_at,
         )
         .select_from(events)
@@ -116,4 +147,5 @@ def _deliveries(
         .order_by(events.c.id, position)
     )
     columns = ["event_id", "endpoint_id", "comment_id", "status", "attempts"]
-    return insert(D).from_select([*columns, "next_attempt_at", "created_at"], rows)
+    # The table, not the entity: with bound values, an ORM insert would be a bulk insert.
+    return insert(D.__table__).from_select([*columns, "next_attempt_at", "created_at"], rows)
