@@ -13,6 +13,7 @@ import pytest
 
 from moderation.webhooks.sender import MAX_ANSWER_BYTES
 from moderation.webhooks.sender import Connections
+from moderation.webhooks.sender import body_of
 from moderation.webhooks.sender import send
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -91,7 +92,8 @@ def scripted():
 def deliver(url: str, times: int = 1) -> list:
     """Send the payload `times` times on one set of kept-alive connections."""
     with Connections(timeout=2.0, allow_private=True) as connections:
-        return [connections.send(url, SECRET, f"msg_{n}", PAYLOAD, AT) for n in range(times)]
+        body = body_of(PAYLOAD)
+        return [connections.send(url, SECRET, f"msg_{n}", body, AT) for n in range(times)]
 
 
 NO_CONTENT = b"HTTP/1.1 204 No Content\r\n\r\n"

@@ -26,8 +26,10 @@ from flask import Flask
 from sqlalchemy import Integer
 from sqlalchemy import Select
 from sqlalchemy import String
+from sqlalchemy import Text
 from sqlalchemy import Update
 from sqlalchemy import bindparam
+from sqlalchemy import cast
 from sqlalchemy import exists
 from sqlalchemy import or_
 from sqlalchemy import select
@@ -99,7 +101,7 @@ class Claim:
     url: str
     secret: str
     msg_id: str
-    payload: dict[str, Any]
+    body: str  # the event's JSON as stored: sent and signed as it is, never decoded
     lease_until: datetime
 
 
@@ -176,8 +178,12 @@ def _lease_postgresql() -> Update:
     )
 
 
-def _claimed() -> Select[tuple[int, int, int, str, str, str, Any]]:
-    """What sending the deliveries :ids takes: endpoint, secret's salt, event."""
+def _claimed() -> Select[tuple[int, int, int, str, str, str, str]]:
+    """What sending the deliveries :ids takes: endpoint, secret's salt, event and its text.
+
+    The payload is read as the JSON text it was stored as: decoding it only to encode it
+    again cost the worker a fifth of a delivery.
+    """
     return (
         select(
             D.id,
@@ -186,7 +192,7 @@ def _claimed() -> Select[tuple[int, int, int, str, str, str, Any]]:
             WebhookEndpoint.url,
             WebhookEndpoint.secret,
             WebhookEvent.msg_id,
-            WebhookEvent.payload,
+            cast(WebhookEvent.payload, Text),
         )
         .join(WebhookEndpoint, WebhookEndpoint.id == D.endpoint_id)
         .join(WebhookEvent, WebhookEvent.id == D.event_id)
@@ -224,10 +230,10 @@ def claim_batch(
         rows = session.execute(db.prepared(app, _claimed), {"ids": ids}).all()
     key = app.config["SECRET_KEY"]
     claims = []
-    for delivery_id, endpoint_id, comment_id, url, stored, msg_id, payload in rows:
+    for delivery_id, endpoint_id, comment_id, url, stored, msg_id, body in rows:
         secret = signing_secret(key, stored)  # the row keeps only its salt
         claims.append(
-            Claim(delivery_id, endpoint_id, comment_id, url, secret, msg_id, payload, lease_until)
+            Claim(delivery_id, endpoint_id, comment_id, url, secret, msg_id, body, lease_until)
         )
     return claims
 

@@ -110,7 +110,7 @@ def send_batch(
         results.append(
             (
                 held,
-                connections.send(held.url, held.secret, held.msg_id, held.payload, utcnow()),
+                connections.send(held.url, held.secret, held.msg_id, held.body, utcnow()),
             )
         )
     # One wake-up a second that retries fall due in (a dispatch takes all that is due).

@@ -186,19 +186,16 @@ class Connections:
         self._checked: dict[str, tuple[str, str, int, str]] = {}  # each URL parsed once a run
         self._watchdog = Watchdog()
 
-    def send(
-        self, url: str, secret: str, msg_id: str, payload: dict[str, Any], at: datetime
-    ) -> Outcome:
-        """POST the signed event to `url` once; never follows a redirect."""
+    def send(self, url: str, secret: str, msg_id: str, body: str, at: datetime) -> Outcome:
+        """POST the signed JSON `body` to `url` once; never follows a redirect."""
         try:
             scheme, host, port, path = self._checked.get(url) or check_url(url)
         except AddressRefused as exc:
             return Outcome(False, error=f"refused: {exc}")
         self._checked[url] = (scheme, host, port, path)
         key = (scheme, host, port)
-        body = body_of(payload).encode("utf-8")
         headers = {
-            **signed_headers(secret, msg_id, body.decode("utf-8"), at),
+            **signed_headers(secret, msg_id, body, at),
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
         }
@@ -209,12 +206,12 @@ class Connections:
             except AddressRefused as exc:
                 return Outcome(False, error=f"refused: {exc}")
             self._open[key] = _Link(target, self.timeout)
-        outcome = self._exchange(key, path, body, headers)
+        outcome = self._exchange(key, path, body.encode("utf-8"), headers)
         if outcome is _STALE and reused:
             # The receiver closed the idle kept-alive connection before reading this
             # request: send it again on a new connection (at least once allows this).
             self._drop(key)
-            return self.send(url, secret, msg_id, payload, at)
+            return self.send(url, secret, msg_id, body, at)
         return (
             Outcome(False, error="the receiver closed the connection")
             if outcome is _STALE
@@ -287,4 +284,4 @@ def send(
 ) -> Outcome:
     """POST the signed event to `url` once, on a connection of its own."""
     with Connections(timeout=timeout, allow_private=allow_private) as connections:
-        return connections.send(url, secret, msg_id, payload, at)
+        return connections.send(url, secret, msg_id, body_of(payload), at)
