@@ -166,6 +166,14 @@ def test_an_endless_answer_is_not_read_past_its_cap(scripted):
     assert receiver.connections == 2  # the rest was dropped with its connection
 
 
+def test_headers_that_never_end_are_not_read_past_the_cap(scripted):
+    endless = b"HTTP/1.1 200 OK\r\n" + b"X-Padding: yes\r\n" * (MAX_ANSWER_BYTES // 8)
+    receiver = scripted(lambda n: (endless, False))
+    [outcome] = deliver(receiver.url)
+    assert not outcome.delivered
+    assert "no end of headers" in outcome.error
+
+
 def test_a_receiver_that_hangs_up_mid_answer_is_a_failure_not_a_retry(scripted):
     receiver = scripted(lambda n: (b"HTTP/1.1 200 OK\r\nContent-Le", True))
     [outcome] = deliver(receiver.url)

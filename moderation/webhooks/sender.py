@@ -135,7 +135,9 @@ class _Link:
                 raise ConnectionError("the receiver closed the connection")
             received += count
             parser.feed_data(view[:count])
-            if received > MAX_ANSWER_BYTES and answer.headers_done:
+            if received > MAX_ANSWER_BYTES:
+                if not answer.headers_done:
+                    raise ConnectionError(f"no end of headers in {MAX_ANSWER_BYTES} bytes")
                 return parser.get_status_code(), False  # enough read: drop the rest with it
         return parser.get_status_code(), parser.should_keep_alive()
 
