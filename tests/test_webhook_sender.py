@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Callable
 from datetime import UTC
@@ -28,10 +30,13 @@ class ScriptedReceiver:
     to close the connection after writing them.
     """
 
-    def __init__(self, answer: Callable[[int], tuple[bytes, bool]]) -> None:
+    def __init__(
+        self, answer: Callable[[int], tuple[bytes, bool]], tls: ssl.SSLContext | None = None
+    ) -> None:
         self.requests: list[bytes] = []
         self.connections = 0
         self._answer = answer
+        self._tls = tls
         self._server = socket.create_server(("127.0.0.1", 0))
         self.port = self._server.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}/hooks/ünï?x=1"
@@ -47,6 +52,12 @@ class ScriptedReceiver:
             threading.Thread(target=self._talk, args=(conn,), daemon=True).start()
 
     def _talk(self, conn: socket.socket) -> None:
+        if self._tls is not None:
+            try:
+                conn = self._tls.wrap_socket(conn, server_side=True)
+            except (ssl.SSLError, OSError):
+                conn.close()  # the sender refused our certificate
+                return
         with conn, contextlib.suppress(ConnectionError):  # a sender may hang up mid-answer
             data = b""
             while True:
@@ -79,8 +90,10 @@ def scripted():
     """Start a ScriptedReceiver with the given answers; stop it after the test."""
     started: list[ScriptedReceiver] = []
 
-    def start(answer: Callable[[int], tuple[bytes, bool]]) -> ScriptedReceiver:
-        receiver = ScriptedReceiver(answer)
+    def start(
+        answer: Callable[[int], tuple[bytes, bool]], tls: ssl.SSLContext | None = None
+    ) -> ScriptedReceiver:
+        receiver = ScriptedReceiver(answer, tls)
         started.append(receiver)
         return receiver
 
@@ -196,3 +209,51 @@ def test_nobody_listening_is_a_clear_failure():
     )
     assert not outcome.delivered
     assert "Connection refused" in outcome.error
+
+
+@pytest.fixture
+def certificates(tmp_path):
+    """A test CA and a certificate it signed for localhost; return (CA file, server context)."""
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=tmp_path, check=True, capture_output=True)
+
+    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"]
+    openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.pem", "-subj", "/CN=Test CA")
+    openssl("req", *ec, "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=localhost")
+    (tmp_path / "san.ext").write_text("subjectAltName=DNS:localhost\n")
+    sign = [
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "san.ext",
+    ]
+    openssl("x509", "-req", "-in", "server.csr", *sign, "-out", "server.pem")
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(tmp_path / "server.pem", tmp_path / "server.key")
+    return tmp_path / "ca.pem", server
+
+
+def test_https_checks_the_certificate_against_the_urls_host(scripted, certificates, monkeypatch):
+    ca_file, server = certificates
+    receiver = scripted(lambda n: (NO_CONTENT, False), tls=server)
+    url = f"https://localhost:{receiver.port}/hook"
+    [refused] = deliver(url)  # our CA is not one the system trusts
+    assert not refused.delivered
+    assert "CERTIFICATE_VERIFY_FAILED" in refused.error
+    assert receiver.requests == []
+    monkeypatch.setenv("SSL_CERT_FILE", str(ca_file))  # now it is
+    outcomes = deliver(url, times=3)
+    assert [o.delivered for o in outcomes] == [True, True, True]
+    assert receiver.connections == 2  # the refused handshake, then one kept-alive connection
+    head = receiver.requests[0].split(b"\r\n\r\n", 1)[0].decode()
+    assert f"Host: localhost:{receiver.port}" in head.split("\r\n")
+    # The address was vetted and pinned, the certificate still checked against the name:
+    [mismatch] = deliver(f"https://127.0.0.1:{receiver.port}/hook")
+    assert not mismatch.delivered
+    assert "IP address mismatch" in mismatch.error or "CERTIFICATE_VERIFY_FAILED" in mismatch.error
