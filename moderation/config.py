@@ -105,6 +105,7 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "SMTP_FROM": "moderation@localhost",
         "MAIL_BASE_URL": "http://127.0.0.1:8000",  # where the links in the mail point
         "MAIL_DIGEST_MINUTES": 60,
+        "MAIL_WAKE_SECONDS": 5.0,  # a waiting comment queues a mail run at most this often
         "MAIL_LINK_MAX_AGE_SECONDS": 7 * 24 * 3600,
         # Akismet routes: failed key attempts allowed per client address and window.
         "AKISMET_KEY_FAILURES": 10,

@@ -34,6 +34,7 @@ from moderation.decisions import Signals
 from moderation.decisions import decide
 from moderation.decisions import rule_fields
 from moderation.decisions import verdict_columns
+from moderation.held import note_held
 from moderation.problems import Problem
 from moderation.problems import invalid
 from moderation.reason_rows import insert_rows
@@ -301,4 +302,6 @@ def submit_comment(
         about = public_fields(comment_id, row, site.name)
         event = event_row(site.id, endpoints, EventType.CREATED, about, None, now)
     _INSERT_AUDIT.execute(session, audit, event)
+    if verdict.status is Status.PENDING:
+        note_held(session)  # moderators who get each comment hear of it after the commit
     return CommentOut.model_validate({**row, "id": comment_id})

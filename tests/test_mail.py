@@ -7,6 +7,7 @@ import logging
 import re
 import threading
 import time
+from datetime import timedelta
 from email import message_from_bytes
 from email import policy
 from email.message import Message
@@ -17,6 +18,8 @@ from aiosmtpd.smtp import SMTP
 from sqlalchemy import select
 
 from moderation import db
+from moderation import taskqueue
+from moderation.mail import TASK as MAIL_TASK
 from moderation.mail import send_due
 from moderation.mail.sending import send_message
 from moderation.tables import AuditEvent
@@ -24,6 +27,7 @@ from moderation.tables import Comment
 from moderation.tables import MailMode
 from moderation.tables import Status
 from moderation.tables import User
+from moderation.tables import utcnow
 
 LINK = re.compile(r"(Approve|Reject|Spam): http://mail\.test(/review/act/\S+)")
 
@@ -274,3 +278,14 @@ def test_without_smtp_the_mail_is_logged_not_sent(app, caplog):
         send_message(app.config, message)
     assert "mail not sent (no SMTP_HOST)" in caplog.text
     assert "body text" in caplog.text
+
+
+def test_a_waiting_comment_queues_a_mail_run_for_the_end_of_its_window(app, creds, site_api):
+    window = timedelta(seconds=float(app.config["MAIL_WAKE_SECONDS"]))
+    before = utcnow().replace(tzinfo=None)  # huey keeps its times as naive UTC
+    pending_comments(site_api, 3)
+    after = utcnow().replace(tzinfo=None)
+    huey = taskqueue.queue_of(app).huey  # queued, to be run at its eta (no worker runs here)
+    runs = [t for t in [*huey.pending(), *huey.scheduled()] if t.name == MAIL_TASK]
+    assert len(runs) == 1  # three waiting comments, one run: it sees all three
+    assert before + window <= runs[0].eta <= after + window

@@ -17,11 +17,11 @@ from moderation.config import ConfigError
 from moderation.tables import DeliveryStatus
 from moderation.tables import WebhookDelivery
 from moderation.tables import WebhookEvent
+from moderation.wake import Waker
 from moderation.webhooks.claims import Policy
 from moderation.webhooks.claims import claim_batch
 from moderation.webhooks.delivery import dispatch
 from moderation.webhooks.fanout import fan_out
-from moderation.webhooks.wake import Waker
 from tests.worker_support import Receiver
 from tests.worker_support import Worker
 from tests.worker_support import wait_until

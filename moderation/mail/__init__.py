@@ -2,16 +2,47 @@
 
 from __future__ import annotations
 
-from flask import Flask
+from datetime import timedelta
 
+from flask import Flask
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+from moderation import db
 from moderation import taskqueue
+from moderation.held import take_held
 from moderation.mail.notices import send_due
+from moderation.tables import utcnow
+from moderation.wake import Waker
 
 TASK = "mail_moderators"
+WAKER = "moderation.mail.waker"
 
 __all__ = ["init_app", "send_due"]
 
 
 def init_app(app: Flask) -> None:
-    """Register the mail task: every minute, send what is due (per comment, or digests)."""
+    """Register the mail task: every minute, and soon after a comment starts to wait.
+
+    A commit that stored a waiting comment queues a run for MAIL_WAKE_SECONDS later,
+    unless this process queued one less than that ago: that run, at the end of its window,
+    sees this comment too. So a moderator who gets each comment hears of it in seconds,
+    not at the next minute; digests still keep their own interval.
+    """
     taskqueue.register(app, TASK, send_due, every_minute=True)
+    window = float(app.config["MAIL_WAKE_SECONDS"])
+    waker = Waker(
+        lambda: taskqueue.enqueue(app, TASK, eta=utcnow() + timedelta(seconds=window)), window
+    )
+    app.extensions[WAKER] = waker
+
+    def after_commit(session: Session) -> None:
+        if take_held(session):
+            waker.wake()
+
+    def after_rollback(session: Session) -> None:
+        take_held(session)
+
+    for key in (db.SESSIONMAKER, db.WRITE_SESSIONMAKER):
+        event.listen(app.extensions[key], "after_commit", after_commit)
+        event.listen(app.extensions[key], "after_rollback", after_rollback)

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from moderation import db
 from moderation import taskqueue
 from moderation.tables import EventType
+from moderation.wake import Waker
 from moderation.webhooks.delivery import DISPATCH
 from moderation.webhooks.delivery import SLOTS
 from moderation.webhooks.delivery import SWEEP
@@ -28,7 +29,6 @@ from moderation.webhooks.outbox import EndpointCache
 from moderation.webhooks.outbox import record_event
 from moderation.webhooks.outbox import status_changed
 from moderation.webhooks.outbox import take_new_events
-from moderation.webhooks.wake import Waker
 
 __all__ = ["EventType", "init_app", "record_event", "status_changed"]
 

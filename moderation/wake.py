@@ -1,4 +1,4 @@
-"""Waking the delivery worker after commits: at most one queue message a window per process."""
+"""Waking the worker after commits: at most one queue message a window per process."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from collections.abc import Callable
 class Waker:
     """Fold the wake-ups of many commits into one queue message per `window` seconds.
 
-    Sound because a woken dispatch lingers at least `window` seconds after it starts
-    (WEBHOOKS_LINGER_SECONDS ≥ WEBHOOKS_WAKE_SECONDS, checked by config.validate), so a
-    commit that came after a wake-up but inside its window is seen by that dispatch.
+    Sound only if the task a wake-up runs sees every commit of its window: webhook
+    dispatches linger at least `window` seconds after they start (WEBHOOKS_LINGER_SECONDS
+    ≥ WEBHOOKS_WAKE_SECONDS, checked by config.validate); the mail run is queued for the
+    end of its window.
     """
 
     def __init__(
