@@ -135,6 +135,10 @@ class _Link:
                 raise ConnectionError("the receiver closed the connection")
             received += count
             parser.feed_data(view[:count])
+            if answer.headers_done and not parser.should_keep_alive():
+                # The connection ends with this answer (it says so, or its body runs to
+                # the close): the status is all we need, and the rest is not waited for.
+                return parser.get_status_code(), False
             if received > MAX_ANSWER_BYTES:
                 if not answer.headers_done:
                     raise ConnectionError(f"no end of headers in {MAX_ANSWER_BYTES} bytes")
