@@ -67,11 +67,14 @@ from moderation.retraining.correction import class_balance
 from moderation.retraining.correction import correction_text
 from moderation.retraining.correction import make_features
 from moderation.retraining.evaluation import PR_POINTS
+from moderation.retraining.evaluation import SIGNIFICANCE
 from moderation.retraining.evaluation import compare
 from moderation.retraining.evaluation import evaluate_pair
 from moderation.retraining.evaluation import evaluate_scores
 from moderation.retraining.evaluation import holdout_examples
 from moderation.retraining.evaluation import judging_examples
+from moderation.retraining.evaluation import paired_counts
+from moderation.retraining.evaluation import sign_test
 from moderation.retraining.labels import CORPUS_SUFFIXES
 from moderation.retraining.labels import HOLDOUT_PERCENT
 from moderation.retraining.labels import Example
@@ -108,6 +111,7 @@ __all__ = [
     "HOLDOUT_PERCENT",
     "METHOD",
     "PR_POINTS",
+    "SIGNIFICANCE",
     "Candidate",
     "CorpusError",
     "Example",
@@ -137,11 +141,13 @@ __all__ = [
     "load",
     "make_features",
     "moderator_labels",
+    "paired_counts",
     "previous_version",
     "promote",
     "resolve_corpus_file",
     "rollback",
     "root_classifier",
     "run_training",
+    "sign_test",
     "store_candidate",
 ]
