@@ -30,6 +30,8 @@ from moderation.retraining.labels import corpus_examples
 from moderation.retraining.labels import decision_examples
 from moderation.retraining.labels import held_out
 from moderation.retraining.labels import resolve_corpus_file
+from moderation.retraining.operating_point import HAM_TO_SPAM_GOAL
+from moderation.retraining.operating_point import MIN_HAM
 from moderation.retraining.versions import active_version
 from moderation.retraining.versions import load
 from moderation.retraining.versions import root_classifier
@@ -111,6 +113,18 @@ def build_candidate(
             f" x {scale:.2f} {shift:+.2f}; out of fold it sends {cross['ham_to_spam']} of"
             f" {cross['n_ham']} ham to spam"
         )
+    floor = candidate.spam_floor_
+    if floor is not None:
+        log(
+            f"its own spam threshold: {floor:.2f} (out of fold, at most"
+            f" {HAM_TO_SPAM_GOAL:.0%} of the ham scores that high); it sends to spam at the"
+            f" higher of this and the site's {settings.spam_threshold:.2f}"
+        )
+    else:
+        log(
+            f"no spam threshold of its own: fewer than {MIN_HAM} ham labels scored out of"
+            f" fold; it sends to spam at the site's {settings.spam_threshold:.2f}"
+        )
     if active is not None:
         theirs = list(spam_scores(active, docs))
         metrics["active_on_holdout"] = evaluate_scores(labels, theirs, settings)
@@ -170,7 +184,11 @@ def build_candidate(
         "fit_seconds": round(fit_seconds, 3),
         "libraries": library_versions(),
         "labels": ["ham", "spam"],
-        "thresholds": {"spam": settings.spam_threshold, "hold": settings.hold_threshold},
+        "thresholds": {
+            "spam": settings.spam_threshold,
+            "hold": settings.hold_threshold,
+            "own_spam_floor": floor,
+        },
         "trusted_types": list(TRUSTED_TYPES),
     }
     return Candidate(artifact, manifest, metrics, candidate)
