@@ -47,7 +47,12 @@ def test_paired_counts_count_the_ham_only_one_version_sends_to_spam():
     candidate = [0.95, 0.95, 0.10, 0.50, 0.10, 0.99]
     active = [0.95, 0.10, 0.92, 0.91, 0.99, 0.10]
     # Ham 0: both; ham 1: candidate only; ham 2 and 3: active only; spam is not counted.
-    assert retraining.paired_counts(spam, candidate, active, SETTINGS) == {"ham_to_spam": [1, 2]}
+    # Misjudged at the hold threshold (0.5): ham 0 and 3 by both; ham 1 and spam 4 by the
+    # candidate alone; ham 2 and spam 5 by the active version alone.
+    assert retraining.paired_counts(spam, candidate, active, SETTINGS) == {
+        "ham_to_spam": [1, 2],
+        "errors": [2, 2],
+    }
 
 
 def test_the_paired_counts_decide_over_the_totals():
@@ -62,9 +67,16 @@ def test_the_paired_counts_decide_over_the_totals():
     assert paired["acceptable"] is True
     assert paired["p_value"] == pytest.approx(8 / 128)
     assert "6 only by the candidate, 1 only by the active version" in paired["summary"]
-    # A lower F1 is still worse, whatever the test says.
+    # Without paired errors, a lower F1 is still worse.
     lower = retraining.compare({**candidate, "f1": 0.8}, active, {"ham_to_spam": [0, 0]})
     assert lower["acceptable"] is False
+    # With them, only significantly more comments misjudged is: 2 against 1 is noise,
+    # 6 against 0 is not (p = 1/64).
+    noise = {"ham_to_spam": [0, 0], "errors": [2, 1]}
+    assert retraining.compare({**candidate, "f1": 0.8}, active, noise)["acceptable"] is True
+    worse = retraining.compare(candidate, active, {"ham_to_spam": [0, 0], "errors": [6, 0]})
+    assert worse["acceptable"] is False
+    assert "misjudges more comments (6 only it against 0, p = 0.016" in worse["summary"]
 
 
 def test_a_candidate_is_also_judged_on_labels_the_active_version_never_learned(base):

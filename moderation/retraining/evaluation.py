@@ -106,12 +106,18 @@ def paired_counts(
     active: Sequence[float],
     settings: ModerationSettings,
 ) -> dict[str, list[int]]:
-    """Return, for ham sent to spam, the ham only the candidate sends there and the ham
-    only the active version sends there: [candidate worse, candidate better]."""
+    """Return [candidate worse, candidate better] counts of the comments only one of the
+    two gets wrong: "ham_to_spam", the ham only it sends to spam; "errors", the comments
+    only it misjudges at the hold threshold (flagged ham, published spam: what F1 counts)."""
     y = np.asarray(spam, dtype=bool)
-    c = np.asarray(candidate, dtype=float) >= settings.spam_threshold
-    a = np.asarray(active, dtype=float) >= settings.spam_threshold
-    return {"ham_to_spam": [int(np.sum(~y & c & ~a)), int(np.sum(~y & a & ~c))]}
+    c_scores, a_scores = np.asarray(candidate, dtype=float), np.asarray(active, dtype=float)
+    c, a = c_scores >= settings.spam_threshold, a_scores >= settings.spam_threshold
+    c_wrong = (c_scores >= settings.hold_threshold) != y
+    a_wrong = (a_scores >= settings.hold_threshold) != y
+    return {
+        "ham_to_spam": [int(np.sum(~y & c & ~a)), int(np.sum(~y & a & ~c))],
+        "errors": [int(np.sum(c_wrong & ~a_wrong)), int(np.sum(a_wrong & ~c_wrong))],
+    }
 
 
 def compare(
@@ -121,10 +127,11 @@ def compare(
 ) -> dict[str, Any]:
     """Judge a candidate against the active version on the same comments.
 
-    Worse means a lower spam F1, or significantly more ham sent to spam: a one-sided exact
-    sign test (McNemar) on the ham only one of the two sends to spam, at SIGNIFICANCE.
-    `paired` gives those counts ([candidate worse, candidate better], see paired_counts);
-    without it, the difference of the two counts is the least they can be.
+    Worse means significantly more ham sent to spam: a one-sided exact sign test (McNemar)
+    on the ham only one of the two sends to spam, at SIGNIFICANCE; or, with paired
+    "errors" counts, significantly more comments misjudged (the same test), else a lower
+    F1. `paired` gives those counts ([candidate worse, candidate better], paired_counts);
+    without ham_to_spam counts, the difference of the two totals is the least they can be.
     """
     n = int(candidate.get("n", 0))
     if n == 0:
@@ -141,7 +148,16 @@ def compare(
         worse, better = max(0, hs_c - hs_a), max(0, hs_a - hs_c)
     p_value = sign_test(worse, better)
     reasons = []
-    if f1_c < f1_a - 1e-9:
+    errors = None if paired is None else paired.get("errors")
+    if errors is not None:  # paired: lower F1 is worse only if it misjudges significantly more
+        e_worse, e_better = (int(k) for k in errors)
+        e_p = sign_test(e_worse, e_better)
+        if e_p <= SIGNIFICANCE:
+            reasons.append(
+                f"it misjudges more comments ({e_worse} only it against {e_better},"
+                f" p = {e_p:.3f}; F1 {f1_c:.3f} vs {f1_a:.3f})"
+            )
+    elif f1_c < f1_a - 1e-9:
         reasons.append(f"its F1 is lower ({f1_c:.3f} < {f1_a:.3f})")
     if p_value <= SIGNIFICANCE:
         reasons.append(
@@ -161,6 +177,7 @@ def compare(
         "f1": [f1_c, f1_a],
         "ham_to_spam": [hs_c, hs_a],
         "ham_to_spam_discordant": [worse, better],
+        "errors_discordant": None if errors is None else [int(k) for k in errors],
         "p_value": p_value,
         "significance": SIGNIFICANCE,
         "summary": summary,
