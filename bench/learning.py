@@ -19,8 +19,11 @@ Usage: .venv/bin/python bench/learning.py [--video Youtube03-LMFAO|all] [--round
 site: the Fox News comments (ham) with every 4th ScamSpot scam mixed in (287 spam); the
 base is then trained on every other corpus (YouTube, SMS, and Fox News for ScamSpot; the
 Davidson tweets as ham), never on the one streamed. --limit caps the stream.
-One order of the stream is one draw: a comment more or less right moves accuracy by about
-half a point, so --seeds gives the mean over several orders.
+"spam at" is the threshold the serving version sends to spam at: the site's, or the
+version's own when higher (retraining.operating_point), as the decision step does; base
+fpr and spam-acc are at the site's. One order of the stream is one draw: a comment more or
+less right moves accuracy by about half a point, so --seeds gives the mean over several
+orders.
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import random
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -221,6 +225,11 @@ def promote(client: Any, token: str, version_id: int) -> str:
 
 def score(app: Any, version_id: int, docs: list[Any]) -> list[float]:
     """Score docs with a stored version, loaded as every worker loads it."""
+    return scored(app, version_id, docs)[0]
+
+
+def scored(app: Any, version_id: int, docs: list[Any]) -> tuple[list[float], float | None]:
+    """Return a stored version's scores of docs and its own spam threshold (or None)."""
     from moderation import db
     from moderation import retraining
     from moderation.tables import ClassifierVersion
@@ -228,7 +237,7 @@ def score(app: Any, version_id: int, docs: list[Any]) -> list[float]:
 
     with db.new_session(app) as s:
         clf = retraining.load(s.get(ClassifierVersion, version_id))
-    return list(spam_scores(clf, docs))
+    return list(spam_scores(clf, docs)), getattr(clf, "spam_floor_", None)
 
 
 def main() -> None:
@@ -313,7 +322,7 @@ def run_video(held: Path, args: argparse.Namespace, seed: int) -> dict[str, Any]
             f"{'round':>5} {'reviewed':>8} {'labels':>6} {'rest':>5} {'base acc':>8}"
             f" {'new acc':>7} {'Δacc':>6} {'base AUC':>8} {'new AUC':>7}"
             f" {'base fpr':>8} {'new fpr':>7}"
-            f" {'base spam-acc':>13} {'new spam-acc':>12} {'train s':>7}"
+            f" {'base spam-acc':>13} {'new spam-acc':>12} {'spam at':>7} {'train s':>7}"
             + (f" {'refit acc':>9} {'refit fpr':>9}" if args.reference else "")
             + "  promotion"
         )
@@ -346,10 +355,17 @@ def run_video(held: Path, args: argparse.Namespace, seed: int) -> dict[str, Any]
             truth = [spam for _, spam in rest]
             rest_docs = [docs[cid] for cid, _ in rest]
             base_p = score(app, base_id, rest_docs)
-            new_p = score(app, serving, rest_docs)
+            new_p, floor = scored(app, serving, rest_docs)
+            # The serving version sends to spam at the higher of the site's threshold and
+            # its own (a retrained version's, from the site's labels), as decide() does.
+            spam_at = max(settings.spam_threshold, floor or 0.0)
+            serving_settings = replace(settings, spam_threshold=spam_at)
             base_m = retraining.evaluate_scores(truth, base_p, settings)
-            new_m = retraining.evaluate_scores(truth, new_p, settings)
-            spam_acc = [spam_accuracy(truth, p, settings) for p in (base_p, new_p)]
+            new_m = retraining.evaluate_scores(truth, new_p, serving_settings)
+            spam_acc = [
+                spam_accuracy(truth, base_p, settings),
+                spam_accuracy(truth, new_p, serving_settings),
+            ]
             gain = new_m["accuracy"] - base_m["accuracy"]
             rounds.append({"labels": labels, "base": base_m, "new": new_m, "gain": gain})
             reference = ""
@@ -374,7 +390,8 @@ def run_video(held: Path, args: argparse.Namespace, seed: int) -> dict[str, Any]
                 f" {base_m['accuracy']:>8.3f} {new_m['accuracy']:>7.3f} {gain * 100:>+6.1f}"
                 f" {_auc(base_m):>8} {_auc(new_m):>7}"
                 f" {base_m['fpr_spam']:>8.3f} {new_m['fpr_spam']:>7.3f}"
-                f" {spam_acc[0]:>13.3f} {spam_acc[1]:>12.3f} {seconds:>7.2f}{reference}"
+                f" {spam_acc[0]:>13.3f} {spam_acc[1]:>12.3f} {spam_at:>7.2f} {seconds:>7.2f}"
+                f"{reference}"
                 f"  {promotion}"
             )
         goal = next((r for r in rounds if r["labels"] >= 100), None)

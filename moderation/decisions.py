@@ -179,29 +179,32 @@ def decide(signals: Signals, settings: ModerationSettings) -> Verdict:
             {"feature": c.feature, "weight": round(c.weight, 4)} for c in score.top_features
         )
         p, own, plain = score.spam_probability, score.without_links, score.without_signals
+        # A retrained version may carry its own, higher spam threshold, read from the
+        # site's labels it never saw (retraining.operating_point); never a lower one.
+        spam_at = max(settings.spam_threshold, score.spam_floor or 0.0)
+        own_floor = spam_at > settings.spam_threshold
         # Signals that only correlate inside one corpus (a link, the length, the share of
         # digits or capitals) never send a comment to spam on their own: its words must
         # score spam without them too.
-        guard = p >= settings.spam_threshold and settings.links_alone_never_spam
-        if guard and own is not None and own < settings.spam_threshold:
+        guard = p >= spam_at and settings.links_alone_never_spam
+        if guard and own is not None and own < spam_at:
             hold = True
             code, detail = (
                 ReasonCode.LINKS_ALONE,
-                f"{p:.2f} ≥ {settings.spam_threshold:.2f} with its links, {own:.2f} without:"
-                " held, not spam",
+                f"{p:.2f} ≥ {spam_at:.2f} with its links, {own:.2f} without: held, not spam",
             )
-        elif guard and plain is not None and plain < settings.spam_threshold:
+        elif guard and plain is not None and plain < spam_at:
             hold = True
             code, detail = (
                 ReasonCode.SIGNALS_ALONE,
-                f"{p:.2f} ≥ {settings.spam_threshold:.2f}, {plain:.2f} without its length,"
+                f"{p:.2f} ≥ {spam_at:.2f}, {plain:.2f} without its length,"
                 " capitals, digits and repeats: held, not spam",
             )
-        elif p >= settings.spam_threshold:
+        elif p >= spam_at:
             spam = True
             code, detail = (
                 ReasonCode.SPAM_SCORE,
-                f"{p:.2f} ≥ {settings.spam_threshold:.2f}",
+                f"{p:.2f} ≥ {spam_at:.2f}",
             )
         elif p >= settings.hold_threshold:
             hold = True
@@ -209,6 +212,11 @@ def decide(signals: Signals, settings: ModerationSettings) -> Verdict:
                 ReasonCode.HOLD_SCORE,
                 f"{p:.2f} ≥ {settings.hold_threshold:.2f}",
             )
+            if own_floor and p >= settings.spam_threshold:
+                detail += (
+                    f"; under this version's own spam threshold {spam_at:.2f}, set from"
+                    " this site's labels"
+                )
         else:
             code, detail = (
                 ReasonCode.LOW_SCORE,

@@ -227,7 +227,12 @@ def test_evaluate_scores_at_the_thresholds():
         ({"n": 10, "f1": 0.9, "ham_to_spam": 0}, {"n": 10, "f1": 0.8, "ham_to_spam": 0}, True),
         ({"n": 10, "f1": 0.8, "ham_to_spam": 0}, {"n": 10, "f1": 0.8, "ham_to_spam": 0}, True),
         ({"n": 10, "f1": 0.7, "ham_to_spam": 0}, {"n": 10, "f1": 0.8, "ham_to_spam": 0}, False),
-        ({"n": 10, "f1": 0.95, "ham_to_spam": 2}, {"n": 10, "f1": 0.8, "ham_to_spam": 1}, False),
+        # One more ham sent to spam on ten comments is no evidence (exact sign test,
+        # p = 0.5): this row was False while the guard refused on any difference.
+        ({"n": 10, "f1": 0.95, "ham_to_spam": 2}, {"n": 10, "f1": 0.8, "ham_to_spam": 1}, True),
+        # Five more and none fewer is (p = 1/32 <= 0.05); four is not (p = 1/16).
+        ({"n": 60, "f1": 0.95, "ham_to_spam": 5}, {"n": 60, "f1": 0.8, "ham_to_spam": 0}, False),
+        ({"n": 60, "f1": 0.95, "ham_to_spam": 4}, {"n": 60, "f1": 0.8, "ham_to_spam": 0}, True),
         ({"n": 0, "f1": 0.0, "ham_to_spam": 0}, {"n": 0, "f1": 0.0, "ham_to_spam": 0}, None),
     ],
 )

@@ -50,6 +50,7 @@ class Loaded:
     classifier: Any
     scorer: Any  # scorer.FastScorer of its SpamEstimator (or of the base it corrects)
     loaded_at: datetime
+    spam_floor: float | None = None  # its own spam threshold, if retraining set one
 
 
 @dataclass(frozen=True)
@@ -138,6 +139,7 @@ def explain(
         if link_free is None
         else probability(loaded, replace(doc, content=link_free)),
         without_signals=without_signals,
+        spam_floor=loaded.spam_floor,
     )
 
 
@@ -286,7 +288,10 @@ class ClassifierHolder:
             )
             return
         previous = self._loaded
-        self._loaded = Loaded(version, sha256, classifier, scorer, utcnow())
+        floor = getattr(classifier, "spam_floor_", None)
+        self._loaded = Loaded(
+            version, sha256, classifier, scorer, utcnow(), None if floor is None else float(floor)
+        )
         self._refusal = None
         self._error = None
         logger.info(

@@ -41,3 +41,7 @@ class Score:
     # digits, repeats) at their training mean: what its words alone score. None when
     # not asked (under the threshold) or the classifier cannot say.
     without_signals: float | None = None
+    # The version's own spam threshold, set from the site's labels when it was retrained
+    # (retraining.operating_point); the decision sends to spam at the higher of this and
+    # the site's. None for a version without one.
+    spam_floor: float | None = None

@@ -48,6 +48,16 @@ The out-of-fold scores also give the candidate's metrics a "cross_validated" par
 Every retraining corrects the *root* base (the active version's base when the active
 version is itself a correction) with all current labels, so versions never nest.
 
+The out-of-fold scores also set the version's own spam threshold (operating_point): the
+lowest at which at most 1 % of the labelled ham would go to spam, once there are 100 ham;
+the decision step sends to spam at the higher of it and the site's threshold.
+
+The guard (evaluation.compare) judges a candidate against the active version on the
+held-out labels and on the labels the active version never learned (made after it was
+stored; the candidate is judged on those by its out-of-fold scores). A lower F1 is worse;
+more ham sent to spam is worse only when an exact one-sided sign test on the ham only one
+of them sends to spam gives p <= 0.05: a 1-vs-0 difference on 20 held-out ham is noise.
+
 Labels: a comment is labelled when its status is approved (ham) or spam *and* a moderator
 set that status (an audit event by a user); the classifier's own verdicts are not labels,
 and rejected ("not publishable") is not a spam label. Each labelled comment is held out or
@@ -67,11 +77,14 @@ from moderation.retraining.correction import class_balance
 from moderation.retraining.correction import correction_text
 from moderation.retraining.correction import make_features
 from moderation.retraining.evaluation import PR_POINTS
+from moderation.retraining.evaluation import SIGNIFICANCE
 from moderation.retraining.evaluation import compare
 from moderation.retraining.evaluation import evaluate_pair
 from moderation.retraining.evaluation import evaluate_scores
 from moderation.retraining.evaluation import holdout_examples
 from moderation.retraining.evaluation import judging_examples
+from moderation.retraining.evaluation import paired_counts
+from moderation.retraining.evaluation import sign_test
 from moderation.retraining.labels import CORPUS_SUFFIXES
 from moderation.retraining.labels import HOLDOUT_PERCENT
 from moderation.retraining.labels import Example
@@ -108,6 +121,7 @@ __all__ = [
     "HOLDOUT_PERCENT",
     "METHOD",
     "PR_POINTS",
+    "SIGNIFICANCE",
     "Candidate",
     "CorpusError",
     "Example",
@@ -137,11 +151,13 @@ __all__ = [
     "load",
     "make_features",
     "moderator_labels",
+    "paired_counts",
     "previous_version",
     "promote",
     "resolve_corpus_file",
     "rollback",
     "root_classifier",
     "run_training",
+    "sign_test",
     "store_candidate",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from collections.abc import Collection
 from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,6 +22,7 @@ from moderation.retraining.correction import LocalCorrection
 from moderation.retraining.evaluation import compare
 from moderation.retraining.evaluation import evaluate_scores
 from moderation.retraining.evaluation import judging_examples
+from moderation.retraining.evaluation import paired_counts
 from moderation.retraining.labels import HOLDOUT_PERCENT
 from moderation.retraining.labels import Example
 from moderation.retraining.labels import TrainingOptions
@@ -28,6 +30,8 @@ from moderation.retraining.labels import corpus_examples
 from moderation.retraining.labels import decision_examples
 from moderation.retraining.labels import held_out
 from moderation.retraining.labels import resolve_corpus_file
+from moderation.retraining.operating_point import HAM_TO_SPAM_GOAL
+from moderation.retraining.operating_point import MIN_HAM
 from moderation.retraining.versions import active_version
 from moderation.retraining.versions import load
 from moderation.retraining.versions import root_classifier
@@ -60,12 +64,16 @@ def build_candidate(
     judge: Sequence[Example] | None = None,
     active_id: int | None = None,
     hyper: Mapping[str, float] | None = None,
+    unseen: Collection[str] = (),
 ) -> Candidate:
     """Fit a correction of the active classifier's base on the examples that are not held
     out, and evaluate it and the active classifier on the same judging examples.
 
     :param judge: the held-out examples to evaluate on (see judging_examples); by default
         the held-out part of `examples`.
+    :param unseen: keys of the labels the active version never learned from (made after
+        it was trained). The two versions are also compared on those it learns from: the
+        active version by its score, the candidate by its out-of-fold score.
     """
     train = [e for e in examples if not held_out(e.key)]
     test = list(judge) if judge is not None else [e for e in examples if held_out(e.key)]
@@ -92,9 +100,8 @@ def build_candidate(
     )
     labels = [e.spam for e in test]
     docs = [e.doc for e in test]
-    metrics: dict[str, Any] = {
-        "holdout": evaluate_scores(labels, spam_scores(candidate, docs), settings)
-    }
+    ours = list(spam_scores(candidate, docs))
+    metrics: dict[str, Any] = {"holdout": evaluate_scores(labels, ours, settings)}
     scale, shift = candidate.calibration_
     if candidate.out_of_fold_ is None:
         log(f"not recalibrated: fewer labels of a class than {candidate.calibration_folds} folds")
@@ -106,11 +113,42 @@ def build_candidate(
             f" x {scale:.2f} {shift:+.2f}; out of fold it sends {cross['ham_to_spam']} of"
             f" {cross['n_ham']} ham to spam"
         )
+    floor = candidate.spam_floor_
+    if floor is not None:
+        log(
+            f"its own spam threshold: {floor:.2f} (out of fold, at most"
+            f" {HAM_TO_SPAM_GOAL:.0%} of the ham scores that high); it sends to spam at the"
+            f" higher of this and the site's {settings.spam_threshold:.2f}"
+        )
+    else:
+        log(
+            f"no spam threshold of its own: fewer than {MIN_HAM} ham labels scored out of"
+            f" fold; it sends to spam at the site's {settings.spam_threshold:.2f}"
+        )
     if active is not None:
-        metrics["active_on_holdout"] = evaluate_scores(labels, spam_scores(active, docs), settings)
+        theirs = list(spam_scores(active, docs))
+        metrics["active_on_holdout"] = evaluate_scores(labels, theirs, settings)
+        fresh = [i for i, e in enumerate(train) if e.key in unseen]
+        if fresh and candidate.out_of_fold_ is not None:
+            # Neither version learned these comments' labels when it scored them.
+            labels = labels + [train[i].spam for i in fresh]
+            ours = ours + [float(candidate.out_of_fold_[i]) for i in fresh]
+            theirs = theirs + list(spam_scores(active, [train[i].doc for i in fresh]))
+        else:
+            fresh = []
+        mine, its = (
+            evaluate_scores(labels, ours, settings),
+            evaluate_scores(labels, theirs, settings),
+        )
         metrics["compared_with"] = active_id
-        metrics["comparison"] = compare(metrics["holdout"], metrics["active_on_holdout"])
-        log(f"against version {active_id}: {metrics['comparison']['summary']}")
+        comparison = compare(mine, its, paired_counts(labels, ours, theirs, settings))
+        comparison["held_out"], comparison["unseen"] = len(test), len(fresh)
+        metrics["comparison"] = comparison
+        log(
+            f"against version {active_id}, on {len(test)} held-out labels and {len(fresh)}"
+            f" it never learned (the candidate's out-of-fold scores):"
+            f" {comparison['summary']}"
+        )
     else:
         log("no active version to compare with")
     sources: dict[str, int] = {}
@@ -146,7 +184,11 @@ def build_candidate(
         "fit_seconds": round(fit_seconds, 3),
         "libraries": library_versions(),
         "labels": ["ham", "spam"],
-        "thresholds": {"spam": settings.spam_threshold, "hold": settings.hold_threshold},
+        "thresholds": {
+            "spam": settings.spam_threshold,
+            "hold": settings.hold_threshold,
+            "own_spam_floor": floor,
+        },
         "trusted_types": list(TRUSTED_TYPES),
     }
     return Candidate(artifact, manifest, metrics, candidate)
@@ -181,9 +223,12 @@ def run_training(app: Any, job: Any, log: Callable[[str], None]) -> Callable[[Se
     examples.extend(corpus)
     judge = judging_examples(decisions, corpus)
     active = None
+    unseen: set[str] = set()
     if row is not None:
         active = load(row)
         log(f"active version {active_id} loaded")
+        with db.new_session(app) as session:
+            unseen = {e.key for e in decision_examples(session, row.created_at)}
     candidate = build_candidate(
         examples,
         active,
@@ -192,6 +237,7 @@ def run_training(app: Any, job: Any, log: Callable[[str], None]) -> Callable[[Se
         judge=judge,
         active_id=active_id,
         hyper=app.config.get("RETRAIN_HYPER"),
+        unseen=unseen,
     )
     since_text = options.since.isoformat() if options.since else None
     candidate.manifest["training_data"]["since"] = since_text

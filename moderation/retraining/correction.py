@@ -14,6 +14,8 @@ from sklearn.base import ClassifierMixin
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion
 
+from moderation.retraining.operating_point import spam_floor
+
 EPS = 1e-6
 MIN_SCALE = 0.05  # a calibration never flattens the correction to a constant
 
@@ -114,6 +116,7 @@ class LocalCorrection(ClassifierMixin, BaseEstimator):
         state.setdefault("calibration_strength", 0.0)
         state.setdefault("calibration_", (1.0, 0.0))
         state.setdefault("out_of_fold_", None)
+        state.setdefault("spam_floor_", None)  # saved before versions had their own
         super().__setstate__(state)
 
     def base_logit(self, X: Sequence[Any]) -> np.ndarray:
@@ -168,6 +171,8 @@ class LocalCorrection(ClassifierMixin, BaseEstimator):
         # What each label's comment scores when the fit never saw it (calibrated): an
         # honest estimate of how the candidate treats this site's comments.
         self.out_of_fold_ = None if oof is None else _sigmoid(scale * oof + shift)
+        # Its own spam threshold: where those scores send at most 1 % of the ham to spam.
+        self.spam_floor_ = spam_floor(self.out_of_fold_, y_arr.astype(bool))
         if oof is not None:  # folded in: the decision stays a * z + b + phi w + x v
             self.slope_ *= scale
             self.intercept_ = self.intercept_ * scale + shift
