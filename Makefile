@@ -60,9 +60,14 @@ test-sqlite: install chromium node wordpress
 	$(BIN)/pytest
 
 test-postgres: install chromium node wordpress
-	MODERATION_TEST_DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest
+	MODERATION_TEST_DATABASE_URL=$(POSTGRES_TEST_URL) $(BIN)/pytest -p no:cacheprovider
 
-test: lint lint-php test-sqlite test-postgres
+# The two passes run side by side: much of the suite waits (on Chromium, PHP, the worker,
+# sockets), so both together take less than one after the other. Each pass's output is
+# printed whole when it ends. Nothing is shared between them: each test has its own SQLite
+# files, Redis queue name, WordPress database and ports.
+test: lint lint-php
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 bench: install
 	$(BIN)/python bench/intake.py
