@@ -14,7 +14,7 @@ server in this process), and `flask worker` in its own process. Then:
    event's timestamp, taken in the change's transaction) to its arrival at the receiver.
 
 Usage: nice .venv/bin/python bench/webhooks.py [--db sqlite|postgresql] [--changes 1000]
-       [--round 200] [--rounds 3] [--workers 4]
+       [--round 200] [--rounds 3] [--workers 4] [--intake-only]
 """
 
 from __future__ import annotations
@@ -246,8 +246,10 @@ def main() -> None:
     rates: dict[bool, list[float]] = {False: [], True: []}
     cpus: dict[bool, list[float]] = {False: [], True: []}
     post_round(20)  # warm-up
-    for _ in range(args.rounds):
-        for enabled in (False, True):
+    for number in range(args.rounds):
+        # Each round is a pair, in turn off-on and on-off, so that a drift (the tables grow,
+        # the worker's backlog) falls on both sides of a pair alike.
+        for enabled in (False, True) if number % 2 == 0 else (True, False):
             client.patch(f"/api/v1/webhooks/{endpoint}", json={"enabled": enabled}, headers=site)
             rate, cpu = post_round(args.round, enabled)
             rates[enabled].append(rate)
@@ -275,6 +277,14 @@ def main() -> None:
     print(
         f"intake median: without endpoint {without:.1f}/s, with {with_:.1f}/s"
         f" ({(with_ / without - 1) * 100:+.1f} %)"
+    )
+    # The pairs compared one by one: steadier than two medians on a machine whose speed drifts.
+    paired = sorted(on / off - 1 for on, off in zip(rates[True], rates[False], strict=True))
+    quartiles = statistics.quantiles(paired, n=4) if len(paired) > 1 else paired * 3
+    print(
+        f"intake, with endpoint against without, pair by pair: median"
+        f" {statistics.median(paired) * 100:+.1f} % (quartiles {quartiles[0] * 100:+.1f} %,"
+        f" {quartiles[2] * 100:+.1f} %; {len(paired)} pairs)"
     )
 
     if args.intake_only:
