@@ -317,6 +317,23 @@ def test_versions_page_shows_both_versions_side_by_side(app, client, creds):
         assert s.scalar(select(ClassifierVersion.id).where(ClassifierVersion.active)) == 2
 
 
+def test_a_versions_own_spam_threshold_is_shown_on_its_card(app, client, creds):
+    store_version(app, fit_base(), active=True)
+    candidate = store_version(app, fit_base(), active=False, note="candidate")
+    with db.new_session(app, write=True) as s:
+        row = s.get(ClassifierVersion, candidate)
+        # What a training job writes when the site's labels give the version a floor.
+        thresholds = {"spam": 0.9, "hold": 0.5, "own_spam_floor": 0.97}
+        row.manifest = {**row.manifest, "thresholds": thresholds}
+        s.commit()
+    sign_in(client)
+    html = client.get("/admin/").get_data(as_text=True)
+    card = html.split('id="candidate-version"', 1)[1].split("</article>", 1)[0]
+    assert 'data-role="own-spam-floor"' in card
+    assert "Its own spam threshold: <strong>0.97</strong>" in card
+    assert html.count('data-role="own-spam-floor"') == 1  # the active version has none
+
+
 # --- the whole loop in the browser ---
 
 
