@@ -27,6 +27,14 @@ def test_the_migrations_build_the_tables_the_code_declares(app):
     assert differences == []
 
 
+def test_sqlite_connections_read_the_database_through_a_memory_map(tmp_path):
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'mapped.sqlite'}")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA mmap_size").scalar_one() == db.SQLITE_MMAP_BYTES
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar_one() == "wal"
+    engine.dispose()
+
+
 def test_only_requests_carry_the_postgresql_timeouts(app):
     # A request's statements are bounded; CLI commands and jobs (outside a request) are not.
     if app.extensions[db.ENGINE].dialect.name != "postgresql":
