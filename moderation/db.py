@@ -218,6 +218,21 @@ def new_session(app: Flask, *, write: bool = False) -> Session:
     return app.extensions[WRITE_SESSIONMAKER if write else SESSIONMAKER]()
 
 
+def on_transaction_end(
+    app: Flask,
+    after_commit: Callable[[Session], None],
+    after_rollback: Callable[[Session], None],
+) -> None:
+    """Call these after every commit and rollback of the app's sessions (requests and jobs).
+
+    For features that act once a change is durable (wake the worker) and forget what a
+    rolled-back transaction noted in `session.info`.
+    """
+    for key in (SESSIONMAKER, WRITE_SESSIONMAKER):
+        event.listen(app.extensions[key], "after_commit", after_commit)
+        event.listen(app.extensions[key], "after_rollback", after_rollback)
+
+
 def prepared(app: Flask, build: Callable[..., T], *args: Any) -> T:
     """Return the statement `build(*args)` makes, built once per app and kept.
 

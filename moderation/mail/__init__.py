@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from moderation import db
@@ -43,6 +42,4 @@ def init_app(app: Flask) -> None:
     def after_rollback(session: Session) -> None:
         take_held(session)
 
-    for key in (db.SESSIONMAKER, db.WRITE_SESSIONMAKER):
-        event.listen(app.extensions[key], "after_commit", after_commit)
-        event.listen(app.extensions[key], "after_rollback", after_rollback)
+    db.on_transaction_end(app, after_commit, after_rollback)

@@ -8,7 +8,6 @@ after that transaction commits, the delivery worker is woken (see `wake` and `de
 from __future__ import annotations
 
 from flask import Flask
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from moderation import db
@@ -53,6 +52,4 @@ def init_app(app: Flask) -> None:
     def after_rollback(session: Session) -> None:
         session.info.pop(NEW_EVENTS, None)
 
-    for key in (db.SESSIONMAKER, db.WRITE_SESSIONMAKER):
-        event.listen(app.extensions[key], "after_commit", after_commit)
-        event.listen(app.extensions[key], "after_rollback", after_rollback)
+    db.on_transaction_end(app, after_commit, after_rollback)
