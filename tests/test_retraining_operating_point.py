@@ -18,7 +18,6 @@ from moderation.classifier.artifact import library_versions
 from moderation.decisions import ReasonCode
 from moderation.decisions import Signals
 from moderation.decisions import decide
-from moderation.decisions import rule_fields
 from moderation.retraining import LocalCorrection
 from moderation.retraining.operating_point import MAX_FLOOR
 from moderation.retraining.operating_point import MIN_HAM
@@ -29,6 +28,7 @@ from tests.admin_support import fit_base
 from tests.admin_support import novel_spam
 from tests.admin_support import site_ham
 from tests.admin_support import store_version
+from tests.test_decisions import FIELDS
 
 SHIPPED = Path(__file__).resolve().parents[1] / "models" / "default.skops"
 SETTINGS = ModerationSettings()
@@ -83,15 +83,7 @@ def test_a_fitted_correction_carries_the_floor_of_its_out_of_fold_scores():
 
 def signals(p: float, floor: float | None) -> Signals:
     """Return the decision's inputs for a score p from a version with that floor."""
-    fields = rule_fields(
-        author_name="Ann",
-        author_email="ann@example.org",
-        author_url=None,
-        content="A reply.",
-        author_ip="192.0.2.1",
-        user_agent="Mozilla/5.0",
-    )
-    return Signals(fields, 0, Score(p, 5, spam_floor=floor), False)
+    return Signals(FIELDS, 0, Score(p, 5, spam_floor=floor), False)
 
 
 @pytest.mark.parametrize(
