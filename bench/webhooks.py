@@ -291,7 +291,9 @@ def main() -> None:
         os.killpg(worker.pid, 9)
         receiver.stop()
         return
-    # Status changes: approve (or reject, if already approved) `changes` comments.
+    # Status changes: approve (or reject, if already approved) `changes` comments, with the
+    # endpoint enabled (the last intake round may have left it disabled).
+    client.patch(f"/api/v1/webhooks/{endpoint}", json={"enabled": True}, headers=site)
     changes = min(args.changes, len(comment_ids))
     if changes < args.changes:
         post_round(args.changes - changes)
