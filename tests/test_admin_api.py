@@ -11,6 +11,7 @@ from moderation import db
 from moderation.accounts import create_user
 from moderation.settings import load_settings
 from moderation.tables import AuditEvent
+from moderation.tables import ClassifierVersion
 from moderation.tables import Comment
 from moderation.tables import Role
 from moderation.tables import Site
@@ -224,6 +225,31 @@ def test_preview_shows_what_the_links_alone_rule_keeps_out_of_spam(app, client, 
     assert [(c["id"], c["current"], c["proposed"]) for c in body["changed"]] == [
         (reader_id, "pending", "spam")
     ]
+
+
+def test_preview_replays_the_scoring_versions_own_spam_threshold(app, client, creds):
+    with db.new_session(app, write=True) as s:
+        site_id = s.scalar(select(Site.id).where(Site.name == "blog"))
+        # A retrained version that sends to spam only from 0.97 (never loaded by a preview).
+        version = ClassifierVersion(
+            created_by="test",
+            artifact=b"",
+            sha256="0" * 64,
+            manifest={"thresholds": {"spam": 0.9, "hold": 0.5, "own_spam_floor": 0.97}},
+            metrics={},
+            active=False,
+        )
+        s.add(version)
+        s.flush()
+        add_comment(s, site_id, 1, 0.93).classifier_version = version.id
+        add_comment(s, site_id, 2, 0.98).classifier_version = version.id
+        s.commit()
+    body = admin_send(
+        client, creds, "POST", "/settings/preview", {"spam_threshold": 0.92}
+    ).get_json()
+    assert body["current"] == {"pending": 1, "approved": 0, "spam": 1}
+    assert body["proposed"] == {"pending": 1, "approved": 0, "spam": 1}
+    assert body["changed_total"] == 0
 
 
 def test_preview_refuses_crossed_thresholds(client, creds):

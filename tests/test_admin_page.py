@@ -334,6 +334,32 @@ def test_a_versions_own_spam_threshold_is_shown_on_its_card(app, client, creds):
     assert html.count('data-role="own-spam-floor"') == 1  # the active version has none
 
 
+def test_the_score_meter_marks_spam_from_the_scoring_versions_own_threshold(app, client, site_api):
+    store_version(app, fit_base(), active=True)
+    floored = store_version(app, fit_base(), active=False, note="retrained")
+    with db.new_session(app, write=True) as s:
+        row = s.get(ClassifierVersion, floored)
+        row.manifest = {**row.manifest, "thresholds": {"spam": 0.9, "own_spam_floor": 0.97}}
+        s.commit()
+    ids = []
+    for n, version in enumerate((floored, None)):
+        ids.append(site_api.post(content=f"A reader's comment, number {n}").get_json()["id"])
+        with db.new_session(app, write=True) as s:
+            comment = s.get(Comment, ids[-1])
+            comment.spam_score, comment.classifier_version = 0.93, version
+            s.commit()
+    sign_in(client)
+    # Scored 0.93 by a version that sends to spam only from 0.97: the meter's red starts there.
+    meters = [
+        re.search(r'<meter class="score-bar"[^>]*>', client.get(f"/review/comments/{i}").text)
+        for i in ids
+    ]
+    assert 'high="0.97"' in meters[0].group(0)
+    assert 'high="0.9"' in meters[1].group(0)  # no version: the site's threshold
+    queue = client.get("/review/?status=all").text
+    assert queue.count('high="0.97"') == 1
+
+
 # --- the whole loop in the browser ---
 
 

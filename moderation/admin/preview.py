@@ -16,6 +16,7 @@ from moderation.decisions import Verdict
 from moderation.decisions import decide
 from moderation.decisions import stored_signals
 from moderation.retraining import moderator_labels
+from moderation.retraining.versions import spam_floors
 from moderation.settings import ModerationSettings
 from moderation.tables import Comment
 from moderation.tables import Status
@@ -80,8 +81,11 @@ def _first_approvals(session: Session, comments: list[Comment]) -> dict[tuple[in
     return {(site, email): first for site, email, first in session.execute(stmt)}
 
 
-def signals_of(comment: Comment, known_author: bool) -> Signals:
-    """Rebuild the decision's inputs from a stored comment and its stored score."""
+def signals_of(comment: Comment, known_author: bool, spam_floor: float | None = None) -> Signals:
+    """Rebuild the decision's inputs from a stored comment and its stored score.
+
+    `spam_floor` is the own spam threshold of the version that scored it, if it has one.
+    """
     score = None
     if comment.spam_score is not None:
         score = Score(
@@ -89,6 +93,7 @@ def signals_of(comment: Comment, known_author: bool) -> Signals:
             version=comment.classifier_version or 0,
             without_links=comment.spam_score_without_links,
             without_signals=comment.spam_score_without_signals,
+            spam_floor=spam_floor,
         )
     return stored_signals(comment, score, known_author)
 
@@ -112,9 +117,9 @@ def preview_settings(
     """Decide the latest `limit` comments under both settings and compare.
 
     Each comment is decided from what was stored with it: its score (by the version
-    that scored it then), its links, its words; an author counts as known when an
-    approved comment of theirs on the same site is older. Moderators' decisions are
-    not applied, so the counts show the settings alone.
+    that scored it then, with that version's own spam threshold), its links, its words;
+    an author counts as known when an approved comment of theirs on the same site is
+    older. Moderators' decisions are not applied, so the counts show the settings alone.
     """
     comments = list(
         session.scalars(
@@ -123,6 +128,7 @@ def preview_settings(
     )
     first_approved = _first_approvals(session, comments)
     labels = moderator_labels(session, [c.id for c in comments])
+    floors = spam_floors(session, {c.classifier_version for c in comments})
     counts_now: Counter[Status] = Counter()
     counts_new: Counter[Status] = Counter()
     labelled_now = dict.fromkeys(("ham", "spam", "ham_to_spam", "spam_published"), 0)
@@ -132,7 +138,8 @@ def preview_settings(
     for comment in comments:
         first = first_approved.get((comment.site_id, comment.author_email))
         known = first is not None and first < comment.created_at
-        signals = signals_of(comment, known_author=known)
+        floor = floors.get(comment.classifier_version or 0)
+        signals = signals_of(comment, known_author=known, spam_floor=floor)
         now, new = decide(signals, current), decide(signals, proposed)
         counts_now[now.status] += 1
         counts_new[new.status] += 1

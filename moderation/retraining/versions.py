@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import select
@@ -41,3 +42,26 @@ def list_versions(session: Session) -> list[ClassifierVersion]:
         .order_by(ClassifierVersion.id.desc())
     )
     return list(session.scalars(stmt))
+
+
+def spam_floors(session: Session, version_ids: Iterable[int | None]) -> dict[int, float]:
+    """Return the own spam thresholds of the given versions that have one (from manifests).
+
+    A retrained version sends to spam only at or above its own floor (see
+    operating_point), whatever the site's lower threshold; pages that show or replay
+    decisions read it here rather than load every artifact.
+    """
+    ids = {v for v in version_ids if v is not None}
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(ClassifierVersion.id, ClassifierVersion.manifest).where(
+            ClassifierVersion.id.in_(ids)
+        )
+    )
+    floors = {}
+    for version_id, manifest in rows:
+        floor = ((manifest or {}).get("thresholds") or {}).get("own_spam_floor")
+        if isinstance(floor, int | float):
+            floors[version_id] = float(floor)
+    return floors

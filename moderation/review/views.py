@@ -34,6 +34,7 @@ from moderation.auth import start_login_session
 from moderation.db import get_session
 from moderation.decisions import REASON_LABELS
 from moderation.listing import Sort
+from moderation.retraining.versions import spam_floors
 from moderation.review import throttle
 from moderation.review.signin import Outcome
 from moderation.review.signin import authenticate
@@ -230,6 +231,7 @@ def queue_page() -> Response:
         cap=cap,
         all_url=_tab_url(ALL_STATUSES, kept),
         comments=page.items,
+        floors=spam_floors(session, {c.classifier_version for c in page.items}),
         parents=queue.parents_of(session, page.items),
         sites=queue.site_names(session),
         settings=current_settings(session),
@@ -270,6 +272,7 @@ def comment_page(comment_id: int) -> Response:
         "review/detail.html",
         status=str(comment.status),
         comment=comment,
+        floors=spam_floors(session, {comment.classifier_version}),
         parents=queue.parents_of(session, [comment]),
         sites=queue.site_names(session),
         settings=current_settings(session),
