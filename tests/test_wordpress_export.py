@@ -18,6 +18,7 @@ from sqlalchemy import select
 from moderation import db
 from moderation.imports import ImportFormat
 from moderation.imports import read_rows
+from moderation.imports.wxr import wordpress_accepts_email
 from moderation.sanitize import clean_comment_html
 from moderation.tables import AuditEvent
 from moderation.tables import Comment
@@ -43,6 +44,15 @@ LONG = " ".join(
 # wp_set_comment_status() is given after wp_insert_comment() (None: left approved).
 POSTS = {"budget": "The budget, line by line", "withdrawn": "A post later moved to the trash"}
 TRASHED_POSTS = ["withdrawn"]
+# A visitor through WordPress's own comment form (wp-comments-post.php): WordPress's
+# is_email() takes this address, which email-validator refuses (two dots in a row); the
+# form stores the URL's "&" as "&amp;".
+VISITOR = {
+    "author": "John Doe",
+    "email": "john..doe@example.com",
+    "url": "https://blog.example.org/?p=1&ref=comments",
+    "content": "Found this through the newsletter; the second table helped.",
+}
 
 
 def _comment(post: str, author: str, content: str, **fields: Any) -> dict[str, Any]:
@@ -122,6 +132,22 @@ COMMENTS = {
         type="trackback",
         date="2026-11-03 13:00:00",
     ),
+    # Stored by wp_insert_comment() (as importers and plugins store comments): export_wp()
+    # writes this URL's "&" bare and these control characters raw, ill-formed XML both.
+    "raw_url": _comment(
+        "budget",
+        "Shop Owner",
+        "Our shop has the printed report.",
+        url="https://shop.example.com/?a=1&b=2",
+        date="2026-11-03 14:00:00",
+    ),
+    "controls": _comment(
+        "budget",
+        "Old Import",
+        "Pasted from a PDF:\x0cpage two,\x1b[0m and\x00 more.",
+        stored="Pasted from a PDF:page two,[0m and more.",
+        date="2026-11-03 15:00:00",
+    ),
     "on_trashed_post": _comment(
         "withdrawn",
         "Omar Haddad",
@@ -142,7 +168,10 @@ EXPECTED = {
     "unicode": Status.APPROVED,
     "long": Status.APPROVED,
     "no_email": Status.APPROVED,
+    "raw_url": Status.APPROVED,
+    "controls": Status.APPROVED,
     "on_trashed_post": Status.REJECTED,
+    "visitor": Status.PENDING,  # a first comment through the form waits (WordPress's rule)
 }
 WRITTEN = {  # comment_approved as WordPress writes it in the export
     "sample": "1",
@@ -154,10 +183,37 @@ WRITTEN = {  # comment_approved as WordPress writes it in the export
     "unicode": "1",
     "long": "1",
     "no_email": "1",
+    "raw_url": "1",
+    "controls": "1",
+    "visitor": "0",
     "pingback": "1",
     "trackback": "1",
     "on_trashed_post": "post-trashed",
 }
+# Addresses whose fate WordPress's is_email() decides (wordpress_accepts_email copies it).
+EMAILS = [
+    "ruth@example.net",
+    "john..doe@example.com",
+    ".lead@example.com",
+    "trail.@example.com",
+    "a&b'c+d@example.co.uk",
+    "m.okafor@",
+    "@example.com",
+    "a@b.c",
+    "x@y",
+    "no-at-sign.example.com",
+    "user@exa_mple.com",
+    "user@-example.com",
+    "user@example..com",
+    "user@.example.com",
+    "user@example.com.",
+    "user name@example.com",
+    "user@ex ample.com",
+    "Zoë@example.com",
+    "user@bücher.example",
+    "user@example.com@other.com",
+    "u@1.2",
+]
 
 SCRIPT = """
 $spec = json_decode( file_get_contents( %(spec)s ), true );
@@ -211,7 +267,13 @@ require_once ABSPATH . 'wp-admin/includes/export.php';
 ob_start();
 export_wp( array( 'content' => 'all' ) );
 file_put_contents( %(out)s, ob_get_clean() );
-echo wp_json_encode( array( 'posts' => $posts, 'comments' => $comments ) );
+$is_email = array();
+foreach ( $spec['emails'] as $address ) {
+    $is_email[] = false !== is_email( $address );
+}
+echo wp_json_encode(
+    array( 'posts' => $posts, 'comments' => $comments, 'is_email' => $is_email )
+);
 """
 
 
@@ -222,6 +284,7 @@ class Export:
     path: Path
     posts: dict[str, str]
     comments: dict[str, str]
+    is_email: list[bool]
 
 
 def php_string(value: str) -> str:
@@ -239,7 +302,14 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Export:
     folder = tmp_path_factory.mktemp("wordpress-export")
     spec = folder / "spec.json"
     spec.write_text(
-        json.dumps({"posts": POSTS, "comments": COMMENTS, "trashed_posts": TRASHED_POSTS})
+        json.dumps(
+            {
+                "posts": POSTS,
+                "comments": COMMENTS,
+                "trashed_posts": TRASHED_POSTS,
+                "emails": EMAILS,
+            }
+        )
     )
     out = folder / "export.xml"
     wp = WordPress(folder, service_url="")
@@ -247,6 +317,7 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Export:
         wp.build()
         wp.start()
         wp.install()
+        visitor = wp.comment_id_of(wp.post_comment(**VISITOR))
         printed = wp.php(SCRIPT % {"spec": php_string(str(spec)), "out": php_string(str(out))})
     finally:
         wp.close()
@@ -254,14 +325,15 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Export:
     return Export(
         out,
         {k: str(v) for k, v in ids["posts"].items()},
-        {k: str(v) for k, v in ids["comments"].items()},
+        {k: str(v) for k, v in ids["comments"].items()} | {"visitor": str(visitor)},
+        ids["is_email"],
     )
 
 
-def _written(export: Export) -> dict[str, dict[str, str]]:
+def _written(raw: bytes) -> dict[str, dict[str, str]]:
     """Return each exported comment's wp: fields, by WordPress's comment id."""
     found = {}
-    for item in ElementTree.parse(export.path).getroot().iter("item"):
+    for item in ElementTree.fromstring(raw).iter("item"):
         for comment in item.iter(f"{WP}comment"):
             fields = {child.tag.removeprefix(WP): child.text or "" for child in comment}
             fields["post_id"] = item.findtext(f"{WP}post_id")
@@ -273,7 +345,15 @@ def _written(export: Export) -> dict[str, dict[str, str]]:
 def test_the_file_is_wordpress_own_export(export):
     raw = export.path.read_bytes()
     assert b"generator>https://wordpress.org/?v=6." in raw
-    written = _written(export)
+    # As written, the file is not well-formed XML: a bare "&" and raw control characters.
+    assert b"<wp:comment_author_url>https://shop.example.com/?a=1&b=2<" in raw
+    assert b"<![CDATA[Pasted from a PDF:\x0cpage two,\x1b[0m and\x00 more.]]>" in raw
+    with pytest.raises(ElementTree.ParseError):
+        ElementTree.fromstring(raw)
+    mended = raw.replace(b"?a=1&b=2", b"?a=1&amp;b=2")
+    for control in (b"\x00", b"\x0c", b"\x1b"):
+        mended = mended.replace(control, b"")
+    written = _written(mended)
     by_key = {key: written.get(wp_id) for key, wp_id in export.comments.items()}
     # WordPress's exporter leaves spam out of the file (comment_approved <> 'spam').
     assert by_key.pop("spam") is None
@@ -287,6 +367,8 @@ def test_the_file_is_wordpress_own_export(export):
     assert by_key["cdata"]["comment_content"] == CDATA
     assert by_key["long"]["comment_content"] == LONG
     assert by_key["unicode"]["comment_content"] == UNICODE
+    assert by_key["visitor"]["comment_author_email"] == VISITOR["email"]
+    assert by_key["visitor"]["comment_author_url"] == VISITOR["url"]  # "&amp;" in the file
 
 
 def _import_api(client, creds, export: Export, who: str) -> Any:
@@ -324,9 +406,10 @@ def check_stored(app: Flask, export: Export) -> dict[str, int]:
         if key not in COMMENTS:
             continue
         comment, source = by_key[key], COMMENTS[key]
+        content = source.get("stored", source["content"])
         assert comment.post_id == export.posts[source["post"]], key
-        assert comment.content_raw == source["content"], key
-        assert comment.content_html == clean_comment_html(source["content"]).html, key
+        assert comment.content_raw == content, key
+        assert comment.content_html == clean_comment_html(content).html, key
         assert comment.author_name == source["author"], key
         assert comment.author_email == source["email"], key
         assert (comment.author_url or "") == source["url"], key
@@ -358,6 +441,17 @@ def check_stored(app: Flask, export: Export) -> dict[str, int]:
     assert len(by_key["long"].content_raw) == 20_000
     assert by_key["long"].content_html.endswith(LONG[-40:])
     assert by_key["no_email"].author_email == ""
+    assert by_key["raw_url"].author_url == "https://shop.example.com/?a=1&b=2"
+    # The visitor's comment, with the address kept as WordPress holds it.
+    visitor = by_key["visitor"]
+    assert (visitor.author_name, visitor.author_email, visitor.author_url) == (
+        VISITOR["author"],
+        VISITOR["email"],
+        VISITOR["url"],
+    )
+    assert visitor.content_raw == VISITOR["content"]
+    assert visitor.author_ip == "127.0.0.1"
+    assert visitor.post_id == export.posts["hello"]
     return {key: c.id for key, c in by_key.items() if c is not None}
 
 
@@ -402,8 +496,14 @@ def test_the_api_after_the_cli_adds_nothing(app, runner, client, creds, export):
 
 def test_rows_are_named_by_their_line_in_the_export(export):
     rows = read_rows(export.path.read_bytes(), ImportFormat.WXR)
-    lines = export.path.read_text(encoding="utf-8").splitlines()
+    lines = export.path.read_bytes().split(b"\n")  # str.splitlines() also splits at \x0c
     for located in rows:
         number = int(located.where.removeprefix("line "))
-        assert lines[number - 1].strip() == "<wp:comment>", located.where
+        assert lines[number - 1].strip() == b"<wp:comment>", located.where
     assert {r.row.id for r in rows} == {export.comments[key] for key in EXPECTED}
+
+
+def test_addresses_are_judged_as_wordpress_is_email_judges_them(export):
+    assert dict(zip(EMAILS, map(wordpress_accepts_email, EMAILS), strict=True)) == dict(
+        zip(EMAILS, export.is_email, strict=True)
+    )
