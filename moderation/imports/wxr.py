@@ -132,6 +132,8 @@ class _Handler(ContentHandler):
 
 def _mend(raw: bytes) -> bytes:
     """Mend what export_wp() writes ill-formed: C0 controls, a bare "&" in an author URL."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw  # UTF-16 (not WordPress's writing, a file saved again): bytes, not text
     raw = FORBIDDEN_CONTROLS.sub(b"", raw)
     return AUTHOR_URL.sub(lambda m: m[1] + BARE_AMPERSAND.sub(b"&amp;", m[2]) + m[3], raw)
 
