@@ -336,3 +336,9 @@ def test_cli_import_names_bad_rows_and_stores_nothing(app, runner, creds, tmp_pa
     assert result.exit_code == 1
     with db.new_session(app) as s:
         assert s.scalar(select(func.count()).select_from(Comment)) == 0
+
+
+def test_a_wxr_file_saved_again_as_utf16_reads_the_same():
+    text = WXR.read_text(encoding="utf-8").replace('encoding="UTF-8"', 'encoding="UTF-16"')
+    rows = read_rows(text.encode("utf-16"), ImportFormat.WXR)
+    assert [r.row.id for r in rows] == ["101", "102", "103", "7", "8"]

@@ -27,6 +27,7 @@ from pydantic_core import PydanticCustomError
 from moderation.bodies import parse_json
 from moderation.imports.wxr import WxrError
 from moderation.imports.wxr import read_wxr
+from moderation.imports.wxr import wordpress_accepts_email
 from moderation.problems import Problem
 from moderation.schemas import EMAIL_MAX
 from moderation.schemas import NAME_MAX
@@ -141,6 +142,16 @@ def _optional_email(value: Any) -> Any:
     return value
 
 
+def _wordpress_email(value: Any) -> Any:
+    """Keep an address WordPress's form accepted, as WordPress holds it, if ours refuses it."""
+    if isinstance(value, str) and wordpress_accepts_email(value.strip()):
+        try:
+            return _email(value.strip())
+        except PydanticCustomError:
+            return value.strip()  # e.g. "john..doe@example.com": is_email() allows it
+    return _optional_email(value)
+
+
 SiteCommentId = Annotated[
     str,
     BeforeValidator(_site_id),
@@ -173,6 +184,14 @@ class ImportRow(BaseModel):
         BeforeValidator(_created_at),
         Field(default=None, description="When it was posted (ISO 8601; UTC if no offset)."),
     ]
+
+
+class WxrRow(ImportRow):
+    """A comment of WordPress's export: its address is checked as WordPress checked it."""
+
+    author_email: _optional_text(
+        EMAIL_MAX, "The commenter's address (WordPress's is_email()).", _wordpress_email
+    )
 
 
 @dataclass(frozen=True)
@@ -263,6 +282,7 @@ def _wxr_rows(raw: bytes) -> Iterator[tuple[str, Any]]:
         yield f"line {line}", record
 
 
+MODELS: dict[ImportFormat, type[ImportRow]] = {ImportFormat.WXR: WxrRow}
 READERS = {
     ImportFormat.JSON: _json_rows,
     ImportFormat.JSONL: _jsonl_rows,
@@ -279,6 +299,7 @@ def read_rows(raw: bytes, fmt: ImportFormat) -> list[LocatedRow]:
     rows: list[LocatedRow] = []
     errors: dict[str, list[str]] = {}
     first_seen: dict[str, str] = {}
+    model = MODELS.get(fmt, ImportRow)
     for where, record in READERS[fmt](raw):
         if isinstance(record, str):  # the reader's own complaint about this row
             errors[where] = [record]
@@ -287,7 +308,7 @@ def read_rows(raw: bytes, fmt: ImportFormat) -> list[LocatedRow]:
             errors[where] = ["must be an object of row fields"]
             continue
         try:
-            row = ImportRow.model_validate(record)
+            row = model.model_validate(record)
         except ValidationError as exc:
             for field, messages in error_map(exc).items():
                 errors[f"{where}: {field}"] = messages

@@ -1,12 +1,14 @@
 """WordPress's export file (WXR, Tools -> Export): its comments as import rows, with lines.
 
 Parsed with defusedxml's SAX reader: no DTD, no entity expansion, no external resource,
-so a hostile file cannot expand a billion laughs or read a local file.
+so a hostile file cannot expand a billion laughs or read a local file. Two slips of
+WordPress's exporter that make its file ill-formed XML are mended first (see _mend).
 """
 
 from __future__ import annotations
 
 import io
+import re
 from typing import Any
 from xml.sax import SAXException
 from xml.sax.handler import ContentHandler
@@ -29,6 +31,18 @@ WXR_STATUS = {
 }
 # Comment types that are not a reader's comment (skipped: WordPress's own notifications).
 SKIPPED_TYPES = frozenset({"pingback", "trackback", "note", "webhook"})
+# XML 1.0 forbids these C0 controls, and export_wp() writes a comment's text as it is
+# stored: one stored by wp_insert_comment() (importers, plugins) may hold them, while
+# WordPress's own form removes them (wp_kses_no_null). In UTF-8 such a byte is never part
+# of another character, and removing it keeps every line where it was.
+FORBIDDEN_CONTROLS = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# export_wp() writes comment_author_url without CDATA, through sanitize_url(), which keeps
+# a bare "&" (a URL the comment form stored reads "&amp;"; wp_insert_comment's does not).
+AUTHOR_URL = re.compile(rb"(<wp:comment_author_url>)([^<]*)(</wp:comment_author_url>)")
+BARE_AMPERSAND = re.compile(rb"&(?!(?:amp|lt|gt|quot|apos|#[0-9]+|#x[0-9a-fA-F]+);)")
+# WordPress's is_email(): the addresses its comment form accepts.
+EMAIL_LOCAL = re.compile(r"[a-zA-Z0-9!#$%&'*+/=?^_`{|}~.-]+")
+EMAIL_LABEL = re.compile(r"[a-zA-Z0-9-]+")
 COMMENT_FIELDS = {
     "comment_id": "id",
     "comment_author": "author_name",
@@ -116,8 +130,32 @@ class _Handler(ContentHandler):
         self.rows.append((self._comment_line, comment))
 
 
+def _mend(raw: bytes) -> bytes:
+    """Mend what export_wp() writes ill-formed: C0 controls, a bare "&" in an author URL."""
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return raw  # UTF-16 (not WordPress's writing, a file saved again): bytes, not text
+    raw = FORBIDDEN_CONTROLS.sub(b"", raw)
+    return AUTHOR_URL.sub(lambda m: m[1] + BARE_AMPERSAND.sub(b"&amp;", m[2]) + m[3], raw)
+
+
+def wordpress_accepts_email(address: str) -> bool:
+    """Return whether WordPress's is_email() accepts the address (its comment form's check)."""
+    local, at, domain = address.partition("@")
+    if len(address) < 6 or not at or not local:
+        return False
+    if not EMAIL_LOCAL.fullmatch(local) or ".." in domain:
+        return False
+    if domain.strip(" \t\n\r\0\x0b.") != domain:
+        return False
+    labels = domain.split(".")
+    return len(labels) >= 2 and all(
+        label.strip(" \t\n\r\0\x0b-") == label and EMAIL_LABEL.fullmatch(label) for label in labels
+    )
+
+
 def read_wxr(raw: bytes) -> list[tuple[int, dict[str, Any]]]:
     """Return (line, row) for each reader comment of a WXR file (pingbacks skipped)."""
+    raw = _mend(raw)
     parser = make_parser()
     parser.forbid_dtd = True
     parser.forbid_entities = True
