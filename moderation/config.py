@@ -17,6 +17,9 @@ def defaults(instance_path: str) -> dict[str, Any]:
         "DATABASE_URL": "sqlite:///" + os.path.join(instance_path, "moderation.sqlite"),
         "SECRET_KEY": None,
         "MAX_CONTENT_LENGTH": 1024 * 1024,
+        # An import request gives up (413, nothing stored) past this many seconds: under
+        # gunicorn's worker timeout (30 s), so a huge or costly history never hangs.
+        "IMPORT_SECONDS": 20.0,
         "DB_CONNECT_TIMEOUT": 1.5,
         # Every wait of a request on the database is bounded (seconds; see db.Timeouts):
         # a frozen database answers 503 within about 2 s instead of blocking the workers.

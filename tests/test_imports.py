@@ -199,6 +199,15 @@ BAD_ROWS = [
     ({"created_at": "yesterday"}, "created_at", "ISO 8601"),
     ({"author_name": "x" * 246}, "author_name", "at most 245"),
     ({"karma": 3}, "karma", "is not a known field"),
+    ({"status": {"value": "spam"}}, "status", "must be one of"),
+    ({"status": 1}, "status", "must be one of"),
+    ({"content": "a\x00b"}, "content", "NUL"),
+    ({"content": "a\ud800b"}, "content", "unpaired surrogate"),
+    ({"created_at": "9999-12-31T23:59:59-12:00"}, "created_at", "between"),
+    ({"created_at": "0001-01-01T00:00:00+14:00"}, "created_at", "between"),
+    ({"created_at": "9999-12-31T23:59:59Z"}, "created_at", "between"),
+    ({"created_at": "0001-01-01T00:00:00Z"}, "created_at", "between"),
+    ({"parent_id": 13}, "parent_id", "own id"),
 ]
 
 
@@ -232,6 +241,19 @@ def test_a_bad_row_is_named_by_line_and_field_and_nothing_is_stored(
         (CSV_TEXT.replace(",spam,", ",junk,"), {"line 5: status": []}),
         (CSV_TEXT + "15,p,,A,a@example.org\n", {"line 7": ["has 5 cells; the header has 9"]}),
         ("id,post_id,content,status,mood\n1,p,hi,approved,\n", {"line 1": []}),
+        (
+            "id,post_id,content,status,content\n1,p,hi,approved,ho\n",
+            {"line 1": ["repeats column(s): content"]},
+        ),
+        (
+            CSV_TEXT.replace("11,budget-2027,,Ruth", "11,budget-2027,12,Ruth"),
+            {"line 2: parent_id": [], "line 3: parent_id": []},
+        ),
+        (
+            "id,post_id,parent_id,content,status\n"
+            "1,p,3,a,approved\n2,p,1,b,approved\n3,p,2,c,approved\n4,p,3,d,approved\n",
+            {"line 2: parent_id": [], "line 3: parent_id": [], "line 4: parent_id": []},
+        ),
     ],
 )
 def test_csv_rows_are_named_by_their_first_line(app, client, creds, text, errors):
@@ -269,6 +291,19 @@ def test_csv_rows_are_named_by_their_first_line(app, client, creds, text, errors
             "refused",
         ),
         ("text/csv; charset=latin-1", b"id\n", 415, "UTF-8"),
+        ("text/csv", "id\n1\n".encode("utf-16"), 400, "UTF-16"),
+        ("application/x-ndjson", "{}\n".encode("utf-16"), 400, "UTF-16"),
+        ("application/json", '{"comments": []}'.encode("utf-16"), 400, "UTF-16"),
+        ("application/x-ndjson", b"", 400, "empty"),
+        ("application/x-ndjson", b"\n \n", 400, "empty"),
+        ("application/xml", b"<a>" * 50_000 + b"</a>" * 50_000, 400, "not <rss>"),
+        (
+            "application/xml",
+            b'<?xml version="1.0"?><!DOCTYPE rss SYSTEM "x.dtd"><rss/>',
+            400,
+            "refused",
+        ),
+        ("multipart/form-data; boundary=x", b"--x--\r\n", 415, "multipart/form-data"),
     ],
 )
 def test_malformed_or_hostile_bodies_are_4xx(app, client, creds, mimetype, body, status, detail):
@@ -342,3 +377,64 @@ def test_a_wxr_file_saved_again_as_utf16_reads_the_same():
     text = WXR.read_text(encoding="utf-8").replace('encoding="UTF-8"', 'encoding="UTF-16"')
     rows = read_rows(text.encode("utf-16"), ImportFormat.WXR)
     assert [r.row.id for r in rows] == ["101", "102", "103", "7", "8"]
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        (b"[1, 2, 3]", "must be an object of row fields"),
+        (b"42", "must be an object of row fields"),
+        (b'{"a":' * 50_000 + b"1" + b"}" * 50_000, "not valid JSON"),
+    ],
+)
+def test_a_jsonl_line_that_is_no_row_is_named(app, client, creds, line, message):
+    answer = _import(client, creds, JSONL_TEXT.encode() + line + b"\n", "application/x-ndjson")
+    assert answer.status_code == 422
+    errors = answer.get_json()["errors"]
+    assert list(errors) == ["line 5"]
+    assert message in errors["line 5"][0]
+    assert _stored(app) == {}
+
+
+def test_a_body_over_the_limit_is_413_naming_the_limit(app, client, creds):
+    body = b"id,post_id,content,status\n" + b"1,p,x,approved\n" * (33 * 1024 * 1024 // 15)
+    answer = _import(client, creds, body, "text/csv")
+    assert answer.status_code == 413
+    assert answer.mimetype == "application/problem+json"
+    assert "32 MiB" in answer.get_json()["detail"]
+    assert _stored(app) == {}
+
+
+def test_an_import_past_its_time_budget_stores_nothing(app, client, creds):
+    # A body can cost far more than its bytes suggest (html5lib's time on nested tags
+    # grows with the square of the depth), so an import request has a time budget.
+    app.config["IMPORT_SECONDS"] = 0.0
+    mimetype, body = BODIES["jsonl"]
+    answer = _import(client, creds, body, mimetype)
+    assert answer.status_code == 413
+    assert "flask comments import" in answer.get_json()["detail"]
+    assert _stored(app) == {}
+    with db.new_session(app) as s:
+        assert s.scalar(select(func.count()).select_from(AuditEvent)) == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "id,post_id,content,status,created_at\n1,p,hi,approved,9999-12-31T23:59:59-14:00\n",
+            "line 2: created_at: must be between",
+        ),
+        ("<root><rss/></root>", "not <rss>"),
+        ("id,post_id,content,status,content\n1,p,hi,approved,ho\n", "repeats column(s)"),
+    ],
+)
+def test_cli_import_refuses_hostile_files_cleanly(app, runner, creds, tmp_path, text, message):
+    path = tmp_path / ("history.xml" if text.startswith("<") else "history.csv")
+    path.write_text(text)
+    result = runner.invoke(args=["comments", "import", str(path), "--site", "blog"])
+    assert result.exit_code == 1
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    assert message in result.output
+    with db.new_session(app) as s:
+        assert s.scalar(select(func.count()).select_from(Comment)) == 0

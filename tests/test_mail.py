@@ -266,6 +266,37 @@ def test_tampered_expired_and_other_users_links_are_refused(app, creds, site_api
     assert status_of(app, comment_id) is Status.PENDING
 
 
+@pytest.mark.parametrize(
+    ("bend", "method", "status", "text"),
+    [
+        (lambda t: t[: len(t) // 2], "get", 400, "not valid"),  # truncated
+        (lambda t: t[:-1], "post", 400, "not valid"),
+        (lambda t: t[:-2] + "é€", "get", 400, "not valid"),  # non-ASCII
+        (lambda t: "A" * 10_240, "get", 400, "not valid"),
+        (lambda t: t.replace(".", "") + "." * 3, "post", 400, "not valid"),
+        (lambda t: t, "post-without-csrf", 400, "CSRF token is missing"),
+    ],
+)
+def test_a_bent_link_is_refused_and_acts_on_nothing(
+    app, creds, site_api, inbox, bend, method, status, text
+):
+    (comment_id,) = pending_comments(site_api, 1)
+    send_due(app)
+    (digest,) = inbox.to("mod@example.org")
+    base, token = links_in(digest)[comment_id]["approve"].rsplit("/", 1)
+    mod = sign_in(app, "mod@example.org", "mod-password")
+    url = f"{base}/{bend(token)}"
+    if method == "get":
+        answer = mod.get(url)
+    elif method == "post":
+        answer = mod.post(url, data={"csrf_token": form_token(mod.get("/review/").get_data(True))})
+    else:
+        answer = mod.post(url, data={})
+    assert answer.status_code == status
+    assert text in answer.get_data(as_text=True)
+    assert status_of(app, comment_id) is Status.PENDING
+
+
 def test_without_smtp_the_mail_is_logged_not_sent(app, caplog):
     from email.message import EmailMessage
 

@@ -135,6 +135,8 @@ def test_admins_name_the_site_and_moderators_are_refused(app, client, creds, rec
         ({"url": "https://example.org/h", "events": ["comment.created"] * 2}, "events"),
         ({"url": "https://example.org/h", "events": ALL_EVENTS, "secret": "x"}, "secret"),
         ({"url": 5, "events": ALL_EVENTS}, "url"),
+        ({"url": "https://example.org/h", "events": "comment.created"}, "events"),
+        ({"url": "https://example.org/" + "a" * 10_000, "events": ALL_EVENTS}, "url"),
     ],
 )
 def test_malformed_endpoints_are_refused_by_field(app, client, creds, body, field):
@@ -171,6 +173,11 @@ def test_malformed_endpoints_are_refused_by_field(app, client, creds, body, fiel
         ("224.0.0.1", "multicast"),
         ("255.255.255.255", "reserved"),
         ("240.0.0.1", "reserved"),
+        # 6to4 and Teredo carry an IPv4 address inside: judged by that address.
+        ("2002:7f00:1::", "loopback"),
+        ("2002:a9fe:a9fe::", "metadata"),
+        ("2002:a00:1::", "private"),
+        ("2001:0:4136:e378:8000:63bf:80ff:fffe", "loopback"),
     ],
 )
 def test_each_forbidden_address_is_refused(address, reason):
@@ -203,6 +210,14 @@ def test_each_forbidden_address_is_refused(address, reason):
         "http://user:pass@example.org/hook",
         "http:///no-host",
         "http://exa mple.org/",
+        "http://0177.0.0.1/hook",
+        "http://127.1/hook",
+        "http://[fe80::1%25eth0]/hook",
+        "http://[2002:7f00:1::]/hook",  # 6to4 of 127.0.0.1
+        "http://vm/hook",  # a name in /etc/hosts for 127.0.0.1
+        "http://example.org/a\nb",
+        "http://93.184.216.34:0/hook",  # port 0 was sent to port 80
+        "http://example.org:70000/hook",
     ],
 )
 def test_forbidden_receiver_urls_are_refused_at_registration(app, client, creds, url):
@@ -211,6 +226,50 @@ def test_forbidden_receiver_urls_are_refused_at_registration(app, client, creds,
     assert answer.status_code == 422, answer.get_json()
     assert "url" in answer.get_json()["errors"]
     assert count(app, WebhookEndpoint) == 0
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"enabled": "yes"}, "enabled"),  # was read as true
+        ({"enabled": 0}, "enabled"),  # was read as false
+        ({"url": "http://93.184.216.34:0/hook"}, "url"),
+        ({"url": "http://127.0.0.1:9/hook"}, "url"),
+        ({"events": ["comment.created", "comment.created"]}, "events"),
+        ({"secret": "mine"}, "secret"),
+    ],
+)
+def test_a_bad_change_is_refused_by_field_and_changes_nothing(
+    app, client, creds, receiver, change, field
+):
+    created = register(client, creds, receiver.url + "/hook").get_json()
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = False
+    answer = client.patch(f"{HOOKS}/{created['id']}", json=change, headers=creds.headers("site"))
+    assert answer.status_code == 422, answer.get_json()
+    assert list(answer.get_json()["errors"]) == [field]
+    after = client.get(f"{HOOKS}/{created['id']}", headers=creds.headers("site")).get_json()
+    assert (after["url"], after["events"], after["enabled"]) == (
+        created["url"],
+        created["events"],
+        True,
+    )
+
+
+@pytest.mark.parametrize("host", ["localhost", "vm", "127.1"])
+def test_delivery_refuses_a_name_that_resolves_to_loopback(
+    app, client, creds, site_api, receiver, host
+):
+    port = receiver.url.rsplit(":", 1)[1]
+    register(client, creds, f"http://{host}:{port}/hook")  # private allowed while registering
+    site_api.post()
+    fan_out(app)
+    app.config["WEBHOOKS_ALLOW_PRIVATE"] = False
+    with db.new_session(app) as s:
+        first = s.scalar(select(WebhookDelivery.id))
+    assert deliver(app, first) == 1
+    assert receiver.received == []
+    with db.new_session(app) as s:
+        assert "loopback" in s.get(WebhookDelivery, first).last_error
 
 
 def test_delivery_checks_the_address_again_and_never_follows_a_redirect(

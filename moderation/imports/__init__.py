@@ -3,6 +3,7 @@
 from moderation.imports.rows import ImportFormat
 from moderation.imports.rows import ImportRow
 from moderation.imports.rows import ImportStatus
+from moderation.imports.rows import ImportTooSlow
 from moderation.imports.rows import MalformedImport
 from moderation.imports.rows import RowsInvalid
 from moderation.imports.rows import read_rows
@@ -16,6 +17,7 @@ __all__ = [
     "ImportResult",
     "ImportRow",
     "ImportStatus",
+    "ImportTooSlow",
     "MalformedImport",
     "RowsInvalid",
     "import_comments",

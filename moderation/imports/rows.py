@@ -7,13 +7,18 @@ error is keyed by where the row is: `line N: field` (CSV, JSONL, WXR) or `row N:
 
 from __future__ import annotations
 
+import codecs
 import csv
 import enum
 import io
+import re
+import time
+from collections.abc import Callable
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC
 from datetime import datetime
+from datetime import timedelta
 from typing import Annotated
 from typing import Any
 
@@ -25,6 +30,7 @@ from pydantic import ValidationError
 from pydantic_core import PydanticCustomError
 
 from moderation.bodies import parse_json
+from moderation.imports.parents import cycle_errors
 from moderation.imports.wxr import WxrError
 from moderation.imports.wxr import read_wxr
 from moderation.imports.wxr import wordpress_accepts_email
@@ -42,6 +48,10 @@ from moderation.schemas import error_map
 from moderation.tables import Status
 
 EXTERNAL_ID_MAX = 100
+# A past comment was posted between the Unix epoch and now (a day's grace for clocks).
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+CLOCK_GRACE = timedelta(days=1)
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 class ImportFormat(enum.StrEnum):
@@ -116,11 +126,11 @@ def _optional_site_id(value: Any) -> Any:
 
 
 def _status(value: Any) -> Any:
-    try:
-        return ImportStatus(str(value).strip().lower()) if isinstance(value, str) else value
-    except ValueError:
-        choices = ", ".join(s.value for s in ImportStatus)
-        raise _error("status", f"must be one of {choices}") from None
+    # Only a string names a status: an object, a list or a number is not one.
+    names = [s.value for s in ImportStatus]
+    if isinstance(value, str) and value.strip().lower() in names:
+        return ImportStatus(value.strip().lower())
+    raise _error("status", f"must be one of {', '.join(names)}")
 
 
 def _created_at(value: Any) -> Any:
@@ -130,10 +140,16 @@ def _created_at(value: Any) -> Any:
         raise _error("datetime", "must be an ISO 8601 date and time")
     try:
         moment = datetime.fromisoformat(value.strip())
+        # A time without an offset is read as UTC (WordPress's comment_date_gmt).
+        moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
     except ValueError:
         raise _error("datetime", "must be an ISO 8601 date and time") from None
-    # A time without an offset is read as UTC (WordPress's comment_date_gmt).
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+    except OverflowError:  # year 1 or 9999 moved past the calendar by its offset
+        moment = None
+    latest = datetime.now(UTC) + CLOCK_GRACE
+    if moment is None or not EARLIEST <= moment <= latest:
+        raise _error("datetime_range", f"must be between {EARLIEST:%Y-%m-%d} and now")
+    return moment
 
 
 def _optional_email(value: Any) -> Any:
@@ -214,6 +230,48 @@ class MalformedImport(ValueError):
     """The body as a whole cannot be read as its format (not one row's fault)."""
 
 
+class ImportTooSlow(RuntimeError):
+    """Reading or storing the rows ran past the import's time budget (nothing is kept)."""
+
+
+def check_deadline(deadline: float | None) -> None:
+    """Raise ImportTooSlow once `deadline` (a time.monotonic() value) has passed."""
+    if deadline is not None and time.monotonic() > deadline:
+        raise ImportTooSlow
+
+
+@dataclass(frozen=True)
+class FieldErrors:
+    """A reader's complaints about one row's fields: {key: [message, ...]}."""
+
+    errors: dict[str, list[str]]
+
+
+def _text_errors(problem: Problem, key: Callable[[str], str]) -> FieldErrors | None:
+    """Return the text problems (NUL, lone surrogates) of a parsed body, keyed by row."""
+    errors: dict[str, list[str]] = {}
+    for path, messages in (problem.extensions.get("errors") or {}).items():
+        where = key(path)
+        errors.setdefault(where, []).extend(messages)
+    return FieldErrors(errors) if errors else None
+
+
+_COMMENTS_PATH = re.compile(r"comments\[(\d+)\]\.?(.*)", re.DOTALL)
+
+
+def _json_path(path: str) -> str:
+    """Return `row N: field` for a path into the JSON body's `comments` list."""
+    match = _COMMENTS_PATH.fullmatch(path)
+    if match is None:
+        return path
+    return f"row {match[1]}: {match[2]}" if match[2] else f"row {match[1]}"
+
+
+def _line_path(where: str) -> Callable[[str], str]:
+    """Return the key maker of a JSON line's fields: `line N: field` (`line N` for keys)."""
+    return lambda path: where if path == "body" else f"{where}: {path}"
+
+
 def _decode(raw: bytes) -> str:
     try:
         text = raw.decode("utf-8")
@@ -226,6 +284,8 @@ def _json_rows(raw: bytes) -> Iterator[tuple[str, Any]]:
     try:
         body = parse_json(raw)
     except Problem as problem:
+        if (text := _text_errors(problem, _json_path)) is not None:
+            raise RowsInvalid(text.errors) from None
         raise MalformedImport(problem.detail) from None
     if not isinstance(body, dict):
         raise MalformedImport('The JSON body must be an object: {"comments": [row, ...]}.')
@@ -239,13 +299,17 @@ def _json_rows(raw: bytes) -> Iterator[tuple[str, Any]]:
 
 
 def _jsonl_rows(raw: bytes) -> Iterator[tuple[str, Any]]:
-    for number, line in enumerate(_decode(raw).splitlines(), 1):
+    text = _decode(raw)
+    if not text.strip():
+        raise MalformedImport("The JSON lines body is empty: send one row per line.")
+    for number, line in enumerate(text.splitlines(), 1):
         if not line.strip():
             continue
+        where = f"line {number}"
         try:
-            yield f"line {number}", parse_json(line.encode("utf-8"))
+            yield where, parse_json(line.encode("utf-8"))
         except Problem as problem:
-            yield f"line {number}", problem.detail
+            yield where, _text_errors(problem, _line_path(where)) or problem.detail
 
 
 def _csv_rows(raw: bytes) -> Iterator[tuple[str, Any]]:
@@ -255,9 +319,14 @@ def _csv_rows(raw: bytes) -> Iterator[tuple[str, Any]]:
         if not header:
             raise MalformedImport("The CSV body has no header row.")
         header = [name.strip() for name in header]
-        unknown = [name for name in header if name not in ImportRow.model_fields]
-        if unknown:
-            yield "line 1", f"unknown column(s): {', '.join(unknown)}"
+        complaints = []
+        if unknown := [name for name in header if name not in ImportRow.model_fields]:
+            complaints.append(f"unknown column(s): {', '.join(unknown)}")
+        if repeated := sorted({name for name in header if header.count(name) > 1}):
+            # Which of two cells would win is a guess: name the column instead.
+            complaints.append(f"repeats column(s): {', '.join(repeated)}")
+        if complaints:
+            yield "line 1", FieldErrors({"line 1": complaints})
         start = reader.line_num + 1
         for record in reader:
             where, start = f"line {start}", reader.line_num + 1
@@ -291,18 +360,28 @@ READERS = {
 }
 
 
-def read_rows(raw: bytes, fmt: ImportFormat) -> list[LocatedRow]:
+def read_rows(raw: bytes, fmt: ImportFormat, *, deadline: float | None = None) -> list[LocatedRow]:
     """Read and validate every row; raise RowsInvalid naming each bad row and field.
 
     :raises MalformedImport: the body cannot be read as the format at all.
+    :raises ImportTooSlow: reading ran past `deadline` (a time.monotonic() value).
     """
+    if fmt is not ImportFormat.WXR and raw.startswith(UTF16_BOMS):
+        # XML names its own encoding; the other formats are UTF-8 only.
+        raise MalformedImport(
+            "The body is not valid UTF-8: it starts with a UTF-16 byte order mark (send UTF-8)."
+        )
     rows: list[LocatedRow] = []
     errors: dict[str, list[str]] = {}
     first_seen: dict[str, str] = {}
     model = MODELS.get(fmt, ImportRow)
     for where, record in READERS[fmt](raw):
+        check_deadline(deadline)
         if isinstance(record, str):  # the reader's own complaint about this row
             errors[where] = [record]
+            continue
+        if isinstance(record, FieldErrors):
+            errors.update(record.errors)
             continue
         if not isinstance(record, dict):
             errors[where] = ["must be an object of row fields"]
@@ -318,6 +397,7 @@ def read_rows(raw: bytes, fmt: ImportFormat) -> list[LocatedRow]:
             continue
         first_seen[row.id] = where
         rows.append(LocatedRow(where, row))
+    errors.update(cycle_errors(rows))
     if errors:
         raise RowsInvalid(errors)
     return rows

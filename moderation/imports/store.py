@@ -20,6 +20,7 @@ from moderation.decisions import Reason
 from moderation.decisions import ReasonCode
 from moderation.imports.rows import ImportRow
 from moderation.imports.rows import LocatedRow
+from moderation.imports.rows import check_deadline
 from moderation.intake import dedupe_key_of
 from moderation.sanitize import clean_comment_html
 from moderation.tables import AuditEvent
@@ -90,11 +91,15 @@ def import_comments(
     *,
     actor: str,
     now: datetime,
+    deadline: float | None = None,
 ) -> ImportResult:
     """Store the rows not imported before as decided comments (never commits).
 
     A reply whose parent is neither in the rows nor imported before, or is on another
     post, is stored as a top-level comment: exports often leave the parent out.
+
+    :raises ImportTooSlow: storing ran past `deadline` (a time.monotonic() value); the
+        caller rolls back.
     """
     result = ImportResult()
     known = _known(session, site_id, [r.row.id for r in rows])
@@ -117,7 +122,10 @@ def import_comments(
         keys = {row.id: _key(site_id, row, parent_ids[row.id]) for row in level}
         taken = _taken_keys(session, list(keys.values()))
         stored = []
-        for row in level:
+        for count, row in enumerate(level, 1):
+            check_deadline(deadline)
+            if count % CHUNK == 0:
+                session.flush()  # in parts, so the deadline is checked between them
             status = row.status.status
             key: str | None = keys[row.id]
             if status is Status.REJECTED or key in taken:

@@ -71,12 +71,18 @@ class _Handler(ContentHandler):
         self._comment: dict[str, Any] | None = None
         self._comment_line = 0
         self._text: list[str] | None = None
+        self._root_seen = False
 
     def setDocumentLocator(self, locator: Locator) -> None:
         self._locator = locator
 
     def startElementNS(self, name: tuple[str | None, str], qname: Any, attrs: Any) -> None:
         uri, local = name
+        if not self._root_seen:
+            self._root_seen = True
+            if uri or local != "rss":
+                # Stop at once: the rest of a file that is no export is not read.
+                raise WxrError(f"not a WordPress export: its root element is <{local}>, not <rss>")
         if not (uri or "").startswith(WP_NAMESPACE_PREFIX):
             return
         if local == "comment" and self._comment is None:

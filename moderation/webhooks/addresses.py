@@ -35,8 +35,15 @@ class Target:
 
 def forbidden_reason(ip: IPAddress, *, allow_private: bool) -> str | None:
     """Return why `ip` may not receive webhooks, or None when it may."""
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return forbidden_reason(ip.ipv4_mapped, allow_private=allow_private)
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return forbidden_reason(ip.ipv4_mapped, allow_private=allow_private)
+        # 6to4 (2002::/16) and Teredo (2001::/32) reach the IPv4 address they carry.
+        embedded = ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if embedded is not None:
+            reason = forbidden_reason(embedded, allow_private=allow_private)
+            if reason is not None:
+                return f"{reason} ({embedded}, inside {ip})"
     if ip in METADATA:
         return "a cloud metadata address"
     if ip.is_unspecified:
@@ -69,6 +76,8 @@ def check_url(url: str) -> tuple[str, str, int, str]:
         port = parts.port
     except ValueError as exc:
         raise AddressRefused(f"is not a valid URL ({exc})") from None
+    if port == 0:  # urlsplit reads ":0" as a port, and `port or 80` would send it to 80
+        raise AddressRefused("has port 0: a port is 1 to 65535")
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise AddressRefused("must be an http or https URL")

@@ -56,7 +56,8 @@ class EndpointPatch(BaseModel):
         max_length=len(EventType),
         json_schema_extra={"uniqueItems": True},
     )
-    enabled: bool | None = None
+    # Strict: "yes", "false" or 0 are not booleans (lax pydantic would read them as one).
+    enabled: bool | None = Field(default=None, strict=True)
 
 
 def check_receiver(url: str, *, allow_private: bool) -> None:
