@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import html
 import json
+import re
 import threading
 from html.parser import HTMLParser
 from pathlib import Path
@@ -567,3 +568,40 @@ def test_nh3_agrees_on_links(payload):
     theirs = set(hrefs(nh3.clean(payload, **NH3_OPTIONS)))
     kept_by_us_only = set(hrefs(ours)) - theirs - _linkified(ours)
     assert not kept_by_us_only, (ours, nh3.clean(payload, **NH3_OPTIONS))
+
+
+class _OpenTags(HTMLParser):
+    """Count the start tags of an HTML fragment."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.starts = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.starts += 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<b>x" * 13_000,  # left open, nested
+        "".join(f'<b><i title="{n}"></b>x' for n in range(3_000)),  # misnested, each distinct
+        "<b>x</i>" * 8_000,  # end tags that walk past every open element
+    ],
+)
+def test_a_comment_keeps_its_first_max_tags_tags_and_shows_the_rest_as_text(text):
+    # html5lib's tree building is quadratic in such markup (4-6 s for 64 KB): the parser
+    # is given at most MAX_TAGS tags of allowed elements, and the rest is shown as text.
+    from moderation.sanitize import MAX_TAGS
+
+    for cleaned in (clean_comment_html(text).html, inert_comment_html(text)):
+        parser = _OpenTags()
+        parser.feed(cleaned)
+        assert 0 < parser.starts <= MAX_TAGS
+        assert "&lt;b&gt;x" in cleaned or '&lt;b&gt;&lt;i title="' in cleaned
+        assert html.unescape(re.sub(r"<[^>]+>", "", cleaned)).count("x") == text.count("x")
+
+
+def test_a_comment_under_max_tags_is_cleaned_as_it_always_was():
+    text = "<em>a</em> " * 200 + "<b>bold</b>"
+    assert clean_comment_html(text).html == text
