@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler
 from http.server import ThreadingHTTPServer
 from typing import Any
@@ -21,7 +22,9 @@ from moderation.wake import Waker
 from moderation.webhooks.claims import Policy
 from moderation.webhooks.claims import claim_batch
 from moderation.webhooks.delivery import dispatch
+from moderation.webhooks.delivery import send_batch
 from moderation.webhooks.fanout import fan_out
+from moderation.webhooks.sender import Connections
 from tests.worker_support import Receiver
 from tests.worker_support import Worker
 from tests.worker_support import wait_until
@@ -175,6 +178,35 @@ def test_a_claim_sends_at_once_what_its_own_fan_out_made(app, client, creds, sit
         events = list(s.scalars(select(WebhookEvent.msg_id).order_by(WebhookEvent.id)))
     assert [c.msg_id for c in held] == events
     assert [json.loads(c.body)["type"] for c in held] == ["comment.created"] * 3
+
+
+def test_a_full_batch_stores_its_outcomes_and_claims_the_next_in_one_go(
+    app, client, creds, site_api
+):
+    # A backlog: the outcomes of a full batch and the next claim share one transaction,
+    # and the next batch continues the line where the first stopped.
+    receiver = Receiver().start()
+    try:
+        register(client, creds, receiver.url)
+        for n in range(5):
+            site_api.post(content=f"comment number {n}")
+        policy = replace(Policy.of(app.config), batch=2)
+        first = claim_batch(app, "test-worker", policy, fan_out=True)
+        with Connections(timeout=2.0, allow_private=True) as connections:
+            sent, second = send_batch(
+                app, first, connections, "test-worker", policy, claim_next=True
+            )
+            assert (sent, len(second)) == (2, 2)
+            _, third = send_batch(app, second, connections, "test-worker", policy)
+        assert third == []  # not full-batch work: nothing claimed with it
+        with db.new_session(app) as s:
+            events = list(s.scalars(select(WebhookEvent.msg_id).order_by(WebhookEvent.id)))
+            statuses = list(s.scalars(select(WebhookDelivery.status).order_by(WebhookDelivery.id)))
+        assert [c.msg_id for c in first + second] == events[:4]
+        assert receiver.delivered_order() == events[:4]
+        assert statuses == [DeliveryStatus.DELIVERED] * 4 + [DeliveryStatus.PENDING]
+    finally:
+        receiver.stop()
 
 
 def test_concurrent_fan_outs_make_each_delivery_once(app, client, creds, site_api):

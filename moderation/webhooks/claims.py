@@ -1,4 +1,4 @@
-"""Claiming deliveries with a lease, a batch at a time, and storing what each attempt got.
+"""Claiming deliveries with a lease, a batch at a time (`outcomes` stores what they got).
 
 At least once: a delivery is marked delivered only after the receiver answered 2xx, so a
 worker that dies mid-send leaves it pending; its lease runs out and another worker (or
@@ -12,7 +12,6 @@ still pending, so a batch holds at most one delivery of each comment's line.
 
 from __future__ import annotations
 
-import logging
 import os
 import random
 import socket
@@ -46,10 +45,6 @@ from moderation.tables import WebhookEvent
 from moderation.tables import utcnow
 from moderation.webhooks.endpoint_secrets import signing_secret
 from moderation.webhooks.fanout import fan_out_in
-from moderation.webhooks.outbox import forget_endpoints
-from moderation.webhooks.sender import Outcome
-
-logger = logging.getLogger(__name__)
 
 D = WebhookDelivery
 
@@ -208,24 +203,45 @@ def claim_batch(
 
     With `fan_out`, first make the deliveries of waiting events, in the same transaction.
     """
+    with db.new_session(app, write=True) as session:
+        ids, lease_until = claim_in(app, session, worker, policy, only=only, fan_out=fan_out)
+        session.commit()  # the leases, and what the fan-out made
+    return read_claims(app, ids, lease_until)
+
+
+def claim_in(
+    app: Flask,
+    session: Session,
+    worker: str,
+    policy: Policy,
+    *,
+    only: int | None = None,
+    fan_out: bool = False,
+) -> tuple[list[int], datetime]:
+    """Lease the due line heads in the session's write transaction; return ids and lease end."""
     now = utcnow()
     lease_until = now + timedelta(seconds=policy.lease)
     values = {"now": now, "lease_to": lease_until, "claimer": worker, "only": only}
     shape = (policy.batch, only is not None)
-    with db.new_session(app, write=True) as session:
-        if fan_out:
-            fan_out_in(app, session, now=now)  # due at once: claimed below
-        if session.get_bind().dialect.name == "postgresql":
-            ids = list(session.scalars(db.prepared(app, _due_postgresql, *shape), values))
-            if ids:
-                session.execute(db.prepared(app, _lease_postgresql), {**values, "ids": ids})
-        else:
-            ids = list(session.scalars(db.prepared(app, _claim_sqlite, *shape), values))
-        session.commit()  # the leases, and what the fan-out made
+    if fan_out:
+        fan_out_in(app, session, now=now)  # due at once: claimed below
+    if session.get_bind().dialect.name == "postgresql":
+        ids = list(session.scalars(db.prepared(app, _due_postgresql, *shape), values))
+        if ids:
+            session.execute(db.prepared(app, _lease_postgresql), {**values, "ids": ids})
+    else:
+        ids = list(session.scalars(db.prepared(app, _claim_sqlite, *shape), values))
+    return ids, lease_until
+
+
+def read_claims(app: Flask, ids: list[int], lease_until: datetime) -> list[Claim]:
+    """Read what sending the leased deliveries takes, after the leasing transaction.
+
+    The leases keep these rows ours, and SQLite's one write lock (which the intake needs
+    too) is not held while the rows are read and built.
+    """
     if not ids:
         return []
-    # Read after the commit: the leases keep these rows ours, and SQLite's one write
-    # lock (which the intake needs too) is not held while the rows are read and built.
     with db.new_session(app) as session:
         rows = session.execute(db.prepared(app, _claimed), {"ids": ids}).all()
     key = app.config["SECRET_KEY"]
@@ -257,114 +273,6 @@ def release(app: Flask, unsent: list[Claim], worker: str) -> None:
             .execution_options(synchronize_session=False)
         )
         session.commit()
-
-
-def finish_batch(
-    app: Flask, results: list[tuple[Claim, Outcome]], worker: str, policy: Policy
-) -> list[datetime]:
-    """Store the outcomes of a batch's attempts in one transaction; return the retry times due."""
-    now = utcnow()
-    delivered = [(c, o) for c, o in results if o.delivered]
-    failed = [(c, o) for c, o in results if not o.delivered]
-    retries: list[datetime] = []
-    disabled = False
-    with db.new_session(app, write=True) as session:
-        by_code: dict[int | None, list[int]] = {}
-        for held, outcome in delivered:
-            by_code.setdefault(outcome.status_code, []).append(held.delivery_id)
-        for code, ids in by_code.items():
-            session.execute(
-                db.prepared(app, _delivered),
-                {"ids": ids, "claimer": worker, "now": now, "code": code},
-            )
-        if delivered:
-            endpoints = sorted({c.endpoint_id for c, _ in delivered})
-            session.execute(db.prepared(app, _endpoints_answer), {"endpoints": endpoints})
-        for held, outcome in failed:
-            retry_at, disabled_now = _failed(session, held, outcome, worker, policy, now)
-            disabled |= disabled_now
-            if retry_at is not None:
-                retries.append(retry_at)
-        session.commit()
-    if disabled:
-        forget_endpoints(app)  # an endpoint was disabled: stop recording events for it here
-    return retries
-
-
-def _delivered() -> Update:
-    """Mark the deliveries :ids that :claimer holds delivered at :now with HTTP :code."""
-    return (
-        update(D)
-        .where(
-            D.id.in_(bindparam("ids", expanding=True)),
-            D.claimed_by == bindparam("claimer", type_=String()),
-            D.status == DeliveryStatus.PENDING,
-        )
-        .values(
-            status=DeliveryStatus.DELIVERED,
-            delivered_at=bindparam("now", type_=UTCDateTime()),
-            lease_until=None,
-            last_status_code=bindparam("code", type_=Integer()),
-            last_error=None,
-        )
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _endpoints_answer() -> Update:
-    """The endpoints :endpoints answered: no longer failing."""
-    return (
-        update(WebhookEndpoint)
-        .where(WebhookEndpoint.id.in_(bindparam("endpoints", expanding=True)))
-        .where(WebhookEndpoint.failing_since.is_not(None))
-        .values(failing_since=None)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def _failed(
-    session: Session, held: Claim, outcome: Outcome, worker: str, policy: Policy, now: datetime
-) -> tuple[datetime | None, bool]:
-    """Store a failed attempt: retry later, or fail it and disable its endpoint."""
-    found = session.execute(
-        select(D, WebhookEndpoint)
-        .outerjoin(WebhookEndpoint, WebhookEndpoint.id == D.endpoint_id)
-        .where(D.id == held.delivery_id)
-    ).first()
-    delivery, endpoint = found if found is not None else (None, None)
-    if (
-        delivery is None
-        or delivery.status is not DeliveryStatus.PENDING
-        or delivery.claimed_by != worker
-    ):
-        logger.info("delivery %s was taken over meanwhile", held.delivery_id)
-        return None, False
-    delivery.last_status_code = outcome.status_code
-    delivery.last_error = outcome.error
-    delivery.lease_until = None
-    if endpoint is not None and endpoint.failing_since is None:
-        endpoint.failing_since = now
-    retry_at = now + timedelta(seconds=policy.backoff(delivery.attempts))
-    if retry_at <= delivery.created_at + timedelta(seconds=policy.retry_window):
-        delivery.next_attempt_at = retry_at
-        return retry_at, False
-    delivery.status = DeliveryStatus.FAILED
-    if endpoint is None:
-        return None, False
-    _disable(endpoint, now, delivery, outcome)
-    return None, True
-
-
-def _disable(
-    endpoint: WebhookEndpoint, now: datetime, delivery: WebhookDelivery, outcome: Outcome
-) -> None:
-    endpoint.enabled = False
-    endpoint.disabled_at = now
-    endpoint.disabled_reason = (
-        f"delivery {delivery.id} still failed after {delivery.attempts} attempts"
-        f" ({outcome.error or outcome.status_code}); fix the receiver, then enable it again"
-    )
-    logger.warning("webhook endpoint %s disabled: %s", endpoint.id, endpoint.disabled_reason)
 
 
 def line_heads(session: Session, *, endpoint_id: int | None = None) -> list[tuple[int, datetime]]:

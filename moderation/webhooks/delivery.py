@@ -36,11 +36,11 @@ from moderation.webhooks.claims import Policy
 from moderation.webhooks.claims import claim
 from moderation.webhooks.claims import claim_batch
 from moderation.webhooks.claims import claimable
-from moderation.webhooks.claims import finish_batch
 from moderation.webhooks.claims import line_heads
 from moderation.webhooks.claims import release
 from moderation.webhooks.claims import worker_name
 from moderation.webhooks.fanout import fanout_waits
+from moderation.webhooks.outcomes import finish_batch
 from moderation.webhooks.sender import Connections
 from moderation.webhooks.sender import Outcome
 
@@ -98,9 +98,16 @@ class Slots:
 
 
 def send_batch(
-    app: Flask, batch: list[Claim], connections: Connections, worker: str, policy: Policy
-) -> int:
-    """Send a claimed batch in order, store the outcomes; return how many were attempted."""
+    app: Flask,
+    batch: list[Claim],
+    connections: Connections,
+    worker: str,
+    policy: Policy,
+    *,
+    claim_next: bool = False,
+) -> tuple[int, list[Claim]]:
+    """Send a claimed batch in order, store the outcomes; return how many were attempted,
+    and the next batch when `claim_next` asked for it (see claims.finish_batch)."""
     results: list[tuple[Claim, Outcome]] = []
     for number, held in enumerate(batch):
         # Never send on a lease that could run out mid-send: give the rest back.
@@ -113,10 +120,11 @@ def send_batch(
                 connections.send(held.url, held.secret, held.msg_id, held.body, utcnow()),
             )
         )
+    retries, following = finish_batch(app, results, worker, policy, claim_next=claim_next)
     # One wake-up a second that retries fall due in (a dispatch takes all that is due).
-    for second in sorted({_next_second(at) for at in finish_batch(app, results, worker, policy)}):
+    for second in sorted({_next_second(at) for at in retries}):
         taskqueue.enqueue(app, DISPATCH, eta=second)
-    return len(results)
+    return len(results), following
 
 
 def _next_second(at: datetime) -> datetime:
@@ -151,17 +159,28 @@ def dispatch(app: Flask) -> int:
     policy = Policy.of(app.config)
     worker = worker_name()
     sent = attempted = 0
+    following: list[Claim] = []  # claimed with the last full batch's outcomes
     quiet_since = time.monotonic()
     with Connections(timeout=policy.timeout, allow_private=policy.allow_private) as connections:
         while True:
             try:
-                # After a full batch more surely waits: claim without asking first.
-                batch = (
-                    claim_batch(app, worker, policy, fan_out=True)
-                    if attempted == policy.batch or work_waits(app)
-                    else []
+                batch = following or (
+                    claim_batch(app, worker, policy, fan_out=True) if work_waits(app) else []
                 )
-                attempted = send_batch(app, batch, connections, worker, policy) if batch else 0
+                # A full batch means a backlog: its outcomes and the next claim share a
+                # transaction. Otherwise the gather wait below lets events collect first.
+                attempted, following = (
+                    send_batch(
+                        app,
+                        batch,
+                        connections,
+                        worker,
+                        policy,
+                        claim_next=len(batch) == policy.batch,
+                    )
+                    if batch
+                    else (0, [])
+                )
             except BaseException:
                 slots.leave()
                 raise
@@ -211,7 +230,7 @@ def deliver(app: Flask, delivery_id: int) -> int:
             held = claim(app, current, worker, policy)
             if held is None:
                 return sent
-            sent += send_batch(app, [held], connections, worker, policy)
+            sent += send_batch(app, [held], connections, worker, policy)[0]
             with db.new_session(app) as session:
                 status = session.scalar(select(D.status).where(D.id == held.delivery_id))
                 if status is DeliveryStatus.PENDING:
