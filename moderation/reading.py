@@ -18,12 +18,27 @@ from typing import Any
 
 import numpy as np
 
+# An <a> tag and its href. Applied only to a window that ends at the tag's ">" (see
+# _links_as_text): over open text, its backtracking was cubic in "<a href=" repeats.
 HREF_RE = re.compile(r"""<a\s[^>]*?href\s*=\s*["']?([^"' >]+)[^>]*>""", re.IGNORECASE)
+ANCHOR_START_RE = re.compile(r"<a\s", re.IGNORECASE)
+ANCHOR_MAX = 2048  # an <a> tag longer than this (to its ">") is not read as a link
 TAG_RE = re.compile(r"<[^>]{0,200}>")
-LINK_RE = re.compile(
+# A link: a URL or www. name (URL_RE), or a dotted name whose last label but the first
+# starts with a top-level domain (TLD_RE), with a path if one follows that domain.
+# One pattern that backtracked over the labels to find the domain was quadratic in a run
+# such as "a.a.a…" (64 KB took minutes): the run is matched whole, possessively, and its
+# domain found afterwards (_link_spans), with what the one pattern found.
+URL_RE = re.compile(r"(?:https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
+URL_START_RE = re.compile(r"https?://|www\.", re.IGNORECASE)
+RUN_RE = re.compile(
     r"(?:https?://|www\.)[^\s<>\"']+"
-    r"|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|info|biz|ru|co|uk|me|tv|ly|io|us"
-    r"|de|in|pl|fr|es|it|nl|br|cn|xyz|online|site|club|top)\b(?:/[^\s<>\"']*)?",
+    r"|\b(?P<run>[a-z0-9-]++(?:\.[a-z0-9-]++)++)(?P<path>/[^\s<>\"']*)?",
+    re.IGNORECASE,
+)
+TLD_RE = re.compile(
+    r"(?:com|net|org|info|biz|ru|co|uk|me|tv|ly|io|us"
+    r"|de|in|pl|fr|es|it|nl|br|cn|xyz|online|site|club|top)\b",
     re.IGNORECASE,
 )
 SCHEME_RE = re.compile(r"^(?:https?://)?(?:www\.)?", re.IGNORECASE)
@@ -76,8 +91,73 @@ def fold(text: str) -> str:
 def normalize(text: str) -> str:
     """Return the text the n-grams read: entities decoded, tags dropped, link targets kept."""
     text = html.unescape(text or "").replace("\ufeff", "")
-    text = HREF_RE.sub(lambda m: f" {m.group(1)} ", text)
-    return TAG_RE.sub(" ", text)
+    return TAG_RE.sub(" ", _links_as_text(text))
+
+
+def _links_as_text(text: str) -> str:
+    """Replace each <a …href=…> tag by its href, in time linear in the text."""
+    parts: list[str] = []
+    kept = looked = 0
+    while (start := ANCHOR_START_RE.search(text, looked)) is not None:
+        at = start.start()
+        close = text.find(">", at, at + ANCHOR_MAX)
+        tag = HREF_RE.match(text, at, close + 1) if close >= 0 else None
+        if tag is None:
+            looked = at + 1
+            continue
+        parts += [text[kept:at], f" {tag.group(1)} "]
+        kept = looked = tag.end()
+    return "".join(parts) + text[kept:] if parts else text
+
+
+def _link_spans(text: str) -> list[tuple[int, int]]:
+    """Return the (start, end) of each link in the text, left to right, in linear time."""
+    spans: list[tuple[int, int]] = []
+    pos = 0
+    while (found := RUN_RE.search(text, pos)) is not None:
+        run = found.group("run")
+        if run is None:  # a URL or www. name
+            spans.append(found.span())
+            pos = max(found.end(), found.start() + 1)
+            continue
+        start, run_end = found.start("run"), found.end("run")
+        end = _domain_end(text, start, run, found.end() if found.group("path") else None)
+        if end is not None:
+            spans.append((start, end))
+        # What the run holds past its link (or all of it, with none) has no domain of its
+        # own to end a link; a URL or www. name may still start in it, as in "a.www.b".
+        url = _url_in(text, end if end is not None else start + 1, run_end)
+        if url is not None:
+            spans.append(url)
+        pos = max(url[1] if url else 0, end or 0, run_end)
+    return spans
+
+
+def _url_in(text: str, start: int, end: int) -> tuple[int, int] | None:
+    """Return the span of the first URL or www. name that starts in text[start:end]."""
+    while (begin := URL_START_RE.search(text, start, end + len("https://"))) is not None:
+        if begin.start() >= end:
+            return None
+        url = URL_RE.match(text, begin.start())
+        if url is not None:
+            return url.span()
+        start = begin.start() + 1
+    return None
+
+
+def _domain_end(text: str, start: int, run: str, path_end: int | None) -> int | None:
+    """Return where a dotted run's link ends: after its last domain, or after its path."""
+    labels = run.split(".")
+    offsets = [start]
+    for label in labels[:-1]:
+        offsets.append(offsets[-1] + len(label) + 1)
+    for index in range(len(labels) - 1, 0, -1):
+        domain = TLD_RE.match(text, offsets[index])
+        if domain is not None:
+            whole = domain.end() == offsets[index] + len(labels[index])
+            last = index == len(labels) - 1
+            return path_end if whole and last and path_end is not None else domain.end()
+    return None
 
 
 def host_of(url: str) -> str:
@@ -88,7 +168,17 @@ def host_of(url: str) -> str:
 
 def links_in(text: str) -> list[str]:
     """Return the links (URLs, www. names and bare domains) in normalized text."""
-    return LINK_RE.findall(text)
+    return [text[start:end] for start, end in _link_spans(text)]
+
+
+def strip_links(text: str, spans: Sequence[tuple[int, int]] | None = None) -> str:
+    """Return the text with each link replaced by a space."""
+    spans = _link_spans(text) if spans is None else spans
+    parts, kept = [], 0
+    for start, end in spans:
+        parts += [text[kept:start], " "]
+        kept = end
+    return "".join(parts) + text[kept:]
 
 
 def without_links(content: str) -> str | None:
@@ -100,9 +190,10 @@ def without_links(content: str) -> str | None:
     too. The text comes back HTML-escaped, so that normalize() reads it as this text again.
     """
     text = normalize(content)
-    if not LINK_RE.search(text):
+    spans = _link_spans(text)
+    if not spans:
         return None
-    return html.escape(LINK_RE.sub(" ", text), quote=False)
+    return html.escape(strip_links(text, spans), quote=False)
 
 
 def meta_tokens(doc: Any, links: Sequence[str]) -> str:
@@ -164,7 +255,7 @@ def read_doc(doc: Any, options: ReadingOptions) -> tuple[str, str, tuple[float, 
     text = normalize(doc.content)
     links = links_in(text)
     raw = raw_signals(doc, text, links)
-    grams = LINK_RE.sub(" ", text) if options.strip_urls else text
+    grams = strip_links(text) if options.strip_urls else text
     meta = meta_tokens(doc, links)
     if options.author_words:
         name = getattr(doc, "author_name", "") or ""
@@ -179,7 +270,7 @@ def read_doc(doc: Any, options: ReadingOptions) -> tuple[str, str, tuple[float, 
             for name, pattern in (("phone", PHONE_RE), ("handle", HANDLE_RE), ("tag", HASHTAG_RE))
             if any(
                 name != "phone" or sum(map(str.isdigit, m)) >= 9
-                for m in pattern.findall(LINK_RE.sub(" ", plain))
+                for m in pattern.findall(strip_links(plain))
             )
         ]
         meta = " ".join([meta, *(f"has:{name}" for name in found)])

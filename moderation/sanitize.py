@@ -15,6 +15,8 @@ from bleach.linkifier import LinkifyFilter
 from bleach.linkifier import build_url_re
 from bleach.sanitizer import Cleaner
 
+from moderation.markup_bounds import bounded_markup
+
 # WordPress's $allowedtags (wp-includes/kses.php), the comment allow-list.
 ALLOWED_TAGS = frozenset(
     {
@@ -183,33 +185,9 @@ def _breaks_as_newlines(text: str) -> str:
     return _LINE_BREAK_RE.sub("\n", text)
 
 
-# html5lib's tree building is quadratic in the formatting elements a text leaves open or
-# misnests, and in the end tags that walk past them: 64 KB of them took 4-6 s of CPU a
-# comment. A comment keeps its first MAX_TAGS start and end tags of allowed elements; the
-# later ones are shown as text, as a disallowed tag is.
-MAX_TAGS = 500
-_TAG_RE = re.compile(r"</?([A-Za-z][^\s/>]*)")
-
-
-def _bounded_tags(text: str) -> str:
-    """Return the text with allowed tags after the first MAX_TAGS escaped as text."""
-    if text.count("<") <= MAX_TAGS:
-        return text
-    seen = 0
-
-    def keep_or_escape(match: re.Match[str]) -> str:
-        nonlocal seen
-        if match.group(1).lower() not in ALLOWED_TAGS:
-            return match.group(0)  # bleach escapes it anyway, before building any tree
-        seen += 1
-        return match.group(0) if seen <= MAX_TAGS else "&lt;" + match.group(0)[1:]
-
-    return _TAG_RE.sub(keep_or_escape, text)
-
-
 def _prepared(text: str) -> str:
     """Return the text the cleaner reads: editor breaks as newlines, tags bounded."""
-    return _bounded_tags(_breaks_as_newlines(text))
+    return bounded_markup(_breaks_as_newlines(text), ALLOWED_TAGS)
 
 
 def inert_comment_html(text: str, stored_html: str | None = None) -> str:
@@ -226,7 +204,9 @@ def inert_comment_html(text: str, stored_html: str | None = None) -> str:
     breaks = _breaks_as_newlines(text)
     if stored_html is not None and breaks == text and "<a " not in stored_html:
         return stored_html
-    return _build_cleaner(threading.get_ident(), inert_links=True).clean(_bounded_tags(breaks))
+    return _build_cleaner(threading.get_ident(), inert_links=True).clean(
+        bounded_markup(breaks, ALLOWED_TAGS)
+    )
 
 
 def clean_comment_html(text: str) -> CleanHtml:

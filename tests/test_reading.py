@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import html
+import random
+import re
+
 import pytest
 
 from moderation.classifier.interface import Doc
+from moderation.reading import ANCHOR_MAX
+from moderation.reading import HREF_RE
+from moderation.reading import TAG_RE
 from moderation.reading import ReadingOptions
 from moderation.reading import fold
+from moderation.reading import links_in
 from moderation.reading import normalize
 from moderation.reading import read_doc
 from moderation.reading import shaped_for
+from moderation.reading import strip_links
 from moderation.reading import without_links
 
 
@@ -133,3 +142,58 @@ def test_binned_signals_cannot_grow_with_length():
     assert "len:5" in read_doc(long, BLOG)[1].split()
     # The first model's reading is unchanged by default.
     assert read_doc(long, ReadingOptions())[0] == normalize(long.content)
+
+
+# --- links in linear time ---
+
+# The one pattern links were found with before: right, but quadratic in a run of dotted
+# labels with no domain ("a.a.a…": 64 KB took minutes), and the anchor pattern cubic in
+# "<a href=" repeats. On short text it is the reference the linear reading must equal.
+REFERENCE_LINK = re.compile(
+    r"(?:https?://|www\.)[^\s<>\"']+"
+    r"|\b[a-z0-9-]+(?:\.[a-z0-9-]+)*\.(?:com|net|org|info|biz|ru|co|uk|me|tv|ly|io|us"
+    r"|de|in|pl|fr|es|it|nl|br|cn|xyz|online|site|club|top)\b(?:/[^\s<>\"']*)?",
+    re.IGNORECASE,
+)
+PIECES = [
+    "a", "b", "x", ".", ".", "-", "_", "1", " ", "\n", "/", "/p", ":", "://", "http", "https",
+    "www", "www.", "com", "co", "uk", "org", "info", "site", "é", "\u212a", "\u017f", "<a ",
+    "href=", "'", '"', ">", "<",
+]  # fmt: skip
+
+
+def fuzz(seed: int, n: int) -> list[str]:
+    """Return n short random texts made of the pieces links and anchors are made of."""
+    rng = random.Random(seed)  # noqa: S311 (test data, not secrets)
+    return ["".join(rng.choices(PIECES, k=rng.randint(0, 40))) for _ in range(n)]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_links_are_found_as_the_one_pattern_found_them(seed):
+    for text in fuzz(seed, 5_000):
+        assert links_in(text) == REFERENCE_LINK.findall(text), text
+        assert strip_links(text) == REFERENCE_LINK.sub(" ", text), text
+        anchors = HREF_RE.sub(lambda m: f" {m.group(1)} ", text)
+        assert normalize(text) == TAG_RE.sub(" ", html.unescape(anchors)), text
+
+
+@pytest.mark.parametrize(
+    ("text", "links"),
+    [
+        ("a." * 32_000, []),  # took minutes
+        ("a." * 30_000 + "com/path", ["a." * 30_000 + "com/path"]),
+        ("x." * 20_000 + "www.example", ["www.example"]),
+        ("x." * 20_000 + "http://example", ["http://example"]),
+    ],
+)
+def test_long_runs_of_dotted_labels_are_read_in_one_pass(text, links):
+    assert links_in(text) == links
+
+
+def test_an_anchor_is_read_only_up_to_anchor_max_characters():
+    text = "<a href=" * 8_000  # no ">": no tag at all, and it took minutes
+    assert normalize(text) == text
+    closed = normalize(text + ">")
+    # The tag read is the last start within ANCHOR_MAX of the ">"; the text before stays.
+    assert closed.endswith(" <a ")
+    assert len(text) - ANCHOR_MAX < len(closed) < len(text)

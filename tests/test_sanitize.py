@@ -14,6 +14,8 @@ from urllib.parse import urlsplit
 import nh3
 import pytest
 
+from moderation.markup_bounds import MAX_ATTRIBUTES
+from moderation.markup_bounds import MAX_TAGS
 from moderation.sanitize import ALLOWED_ATTRIBUTES
 from moderation.sanitize import ALLOWED_PROTOCOLS
 from moderation.sanitize import ALLOWED_TAGS
@@ -592,14 +594,61 @@ class _OpenTags(HTMLParser):
 def test_a_comment_keeps_its_first_max_tags_tags_and_shows_the_rest_as_text(text):
     # html5lib's tree building is quadratic in such markup (4-6 s for 64 KB): the parser
     # is given at most MAX_TAGS tags of allowed elements, and the rest is shown as text.
-    from moderation.sanitize import MAX_TAGS
-
     for cleaned in (clean_comment_html(text).html, inert_comment_html(text)):
         parser = _OpenTags()
         parser.feed(cleaned)
         assert 0 < parser.starts <= MAX_TAGS
         assert "&lt;b&gt;x" in cleaned or '&lt;b&gt;&lt;i title="' in cleaned
         assert html.unescape(re.sub(r"<[^>]+>", "", cleaned)).count("x") == text.count("x")
+
+
+class _Attributes(HTMLParser):
+    """Count the attributes of the start tags of an HTML fragment."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.most = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.most = max(self.most, len(attrs))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "<a " + " ".join(f"x{n}" for n in range(10_000)) + ">",  # 2.3 s
+        "<div " + " ".join(f"x{n}" for n in range(10_000)),  # disallowed, never closed: 2 s
+        '<a x=">" ' + " ".join(f"y{n}" for n in range(10_000)) + ">",  # ">" in quotes
+        "<a " * 21_000 + ">",  # 1.5 s
+    ],
+)
+def test_a_tag_with_thousands_of_attributes_is_shown_as_text(text):
+    # html5lib checks each attribute against all before it: quadratic in distinct names.
+    cleaned = clean_comment_html(text).html
+    assert "<div" not in cleaned
+    counted = _Attributes()
+    counted.feed(cleaned)
+    assert counted.most <= MAX_ATTRIBUTES
+    assert html.unescape(re.sub(r"<[^>]+>", "", cleaned)).count("x") == text.count("x")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '<a href="https://example.org/a" title="a title with several words in it">link</a>',
+        "<abbr title='HyperText Markup Language'>HTML</abbr> is <b>fine</b>.",
+        '<a title="x > y" href="https://example.org/">quoted ></a> and after',
+    ],
+)
+def test_ordinary_tags_are_cleaned_as_they_always_were(text):
+    assert clean_comment_html(text).html == _cleaned_without_bounds(text)
+
+
+def _cleaned_without_bounds(text: str) -> str:
+    """Return what bleach alone makes of the text (the same cleaner, no bounds)."""
+    from moderation.sanitize import _build_cleaner
+
+    return _build_cleaner(threading.get_ident()).clean(text)
 
 
 def test_a_comment_under_max_tags_is_cleaned_as_it_always_was():
