@@ -6,6 +6,11 @@ import threading
 import time
 from collections.abc import Callable
 
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from moderation import db
+
 
 class Waker:
     """Fold the wake-ups of many commits into one queue message per `window` seconds.
@@ -39,3 +44,20 @@ class Waker:
             self.sent += 1
         self._send()
         return True
+
+
+def wake_after_commit(app: Flask, waker: Waker, take: Callable[[Session], bool]) -> None:
+    """Wake `waker` after each commit whose session `take` finds marked (and clears).
+
+    A rolled-back transaction's mark is cleared too, so the session's next transaction
+    does not wake the worker for a change that never happened.
+    """
+
+    def after_commit(session: Session) -> None:
+        if take(session):
+            waker.wake()
+
+    def after_rollback(session: Session) -> None:
+        take(session)
+
+    db.on_transaction_end(app, after_commit, after_rollback)

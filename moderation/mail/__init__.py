@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Flask
-from sqlalchemy.orm import Session
 
-from moderation import db
 from moderation import taskqueue
 from moderation.held import take_held
 from moderation.mail.notices import send_due
 from moderation.tables import utcnow
 from moderation.wake import Waker
+from moderation.wake import wake_after_commit
 
 TASK = "mail_moderators"
 WAKER = "moderation.mail.waker"
@@ -34,12 +33,4 @@ def init_app(app: Flask) -> None:
         lambda: taskqueue.enqueue(app, TASK, eta=utcnow() + timedelta(seconds=window)), window
     )
     app.extensions[WAKER] = waker
-
-    def after_commit(session: Session) -> None:
-        if take_held(session):
-            waker.wake()
-
-    def after_rollback(session: Session) -> None:
-        take_held(session)
-
-    db.on_transaction_end(app, after_commit, after_rollback)
+    wake_after_commit(app, waker, take_held)

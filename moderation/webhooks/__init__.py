@@ -8,12 +8,11 @@ after that transaction commits, the delivery worker is woken (see `wake` and `de
 from __future__ import annotations
 
 from flask import Flask
-from sqlalchemy.orm import Session
 
-from moderation import db
 from moderation import taskqueue
 from moderation.tables import EventType
 from moderation.wake import Waker
+from moderation.wake import wake_after_commit
 from moderation.webhooks.delivery import DISPATCH
 from moderation.webhooks.delivery import SLOTS
 from moderation.webhooks.delivery import SWEEP
@@ -23,7 +22,6 @@ from moderation.webhooks.delivery import dispatch
 from moderation.webhooks.delivery import periodic_sweep
 from moderation.webhooks.delivery import wake_dispatch
 from moderation.webhooks.outbox import ENDPOINT_CACHE
-from moderation.webhooks.outbox import NEW_EVENTS
 from moderation.webhooks.outbox import EndpointCache
 from moderation.webhooks.outbox import record_event
 from moderation.webhooks.outbox import status_changed
@@ -44,12 +42,4 @@ def init_app(app: Flask) -> None:
     taskqueue.register(app, DISPATCH, dispatch)
     taskqueue.register(app, SWEEP, periodic_sweep, every_minute=True)
     taskqueue.on_worker_start(app, catch_up)
-
-    def after_commit(session: Session) -> None:
-        if take_new_events(session):
-            waker.wake()
-
-    def after_rollback(session: Session) -> None:
-        session.info.pop(NEW_EVENTS, None)
-
-    db.on_transaction_end(app, after_commit, after_rollback)
+    wake_after_commit(app, waker, take_new_events)
