@@ -43,6 +43,7 @@ from moderation.auth import current_principal
 from moderation.db import get_session
 from moderation.jobs.progress import job_progress
 from moderation.problems import Problem
+from moderation.retraining.versions import own_spam_floor
 from moderation.schemas import validate_model
 from moderation.settings import load_settings
 from moderation.settings import save_settings
@@ -94,6 +95,7 @@ def versions_page() -> Response:
         page="versions",
         versions=versions,
         views={v.id: metric_view(v.metrics or {}, settings) for v in versions},
+        own_floors={v.id: own_spam_floor(v.manifest) for v in versions},
         active=active,
         candidate=candidate,
         pair=pair,

@@ -32,6 +32,7 @@ from moderation.retraining.labels import held_out
 from moderation.retraining.labels import resolve_corpus_file
 from moderation.retraining.operating_point import HAM_TO_SPAM_GOAL
 from moderation.retraining.operating_point import MIN_HAM
+from moderation.retraining.operating_point import OWN_SPAM_FLOOR
 from moderation.retraining.versions import active_version
 from moderation.retraining.versions import load
 from moderation.retraining.versions import root_classifier
@@ -187,7 +188,7 @@ def build_candidate(
         "thresholds": {
             "spam": settings.spam_threshold,
             "hold": settings.hold_threshold,
-            "own_spam_floor": floor,
+            OWN_SPAM_FLOOR: floor,
         },
         "trusted_types": list(TRUSTED_TYPES),
     }

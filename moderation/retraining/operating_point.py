@@ -12,6 +12,7 @@ import numpy as np
 # a version's own threshold may go, so that a mislabelled "ham" cannot stop it from ever
 # sending anything to spam.
 HAM_TO_SPAM_GOAL = 0.01
+OWN_SPAM_FLOOR = "own_spam_floor"  # its key in a version's manifest["thresholds"]
 MIN_HAM = 100
 MAX_FLOOR = 0.99
 

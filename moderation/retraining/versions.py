@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from sqlalchemy.orm import defer
 
 from moderation.classifier import load_version
 from moderation.retraining.correction import LocalCorrection
+from moderation.retraining.operating_point import OWN_SPAM_FLOOR
 from moderation.tables import ClassifierVersion
 
 
@@ -59,9 +61,10 @@ def spam_floors(session: Session, version_ids: Iterable[int | None]) -> dict[int
             ClassifierVersion.id.in_(ids)
         )
     )
-    floors = {}
-    for version_id, manifest in rows:
-        floor = ((manifest or {}).get("thresholds") or {}).get("own_spam_floor")
-        if isinstance(floor, int | float):
-            floors[version_id] = float(floor)
-    return floors
+    return {v: floor for v, manifest in rows if (floor := own_spam_floor(manifest)) is not None}
+
+
+def own_spam_floor(manifest: Mapping[str, Any] | None) -> float | None:
+    """Return the own spam threshold a version's manifest records, if it has one."""
+    floor = ((manifest or {}).get("thresholds") or {}).get(OWN_SPAM_FLOOR)
+    return float(floor) if isinstance(floor, int | float) else None
