@@ -253,9 +253,10 @@ def _bin(value: float, edges: Sequence[float]) -> int:
 def read_doc(doc: Any, options: ReadingOptions) -> tuple[str, str, tuple[float, ...]]:
     """Return what the n-grams read, the meta tokens and the raw signals of one doc."""
     text = normalize(doc.content)
-    links = links_in(text)
+    spans = _link_spans(text)
+    links = [text[start:end] for start, end in spans]
     raw = raw_signals(doc, text, links)
-    grams = strip_links(text) if options.strip_urls else text
+    grams = strip_links(text, spans) if options.strip_urls else text
     meta = meta_tokens(doc, links)
     if options.author_words:
         name = getattr(doc, "author_name", "") or ""
@@ -264,13 +265,13 @@ def read_doc(doc: Any, options: ReadingOptions) -> tuple[str, str, tuple[float, 
     if options.fold_unicode:
         grams = fold(grams)
     if options.extra_meta:
-        plain = fold(text) if options.fold_unicode else text
+        # Folding can change where links are, so the folded text finds its own.
+        plain = strip_links(fold(text)) if options.fold_unicode else strip_links(text, spans)
         found = [
             name
             for name, pattern in (("phone", PHONE_RE), ("handle", HANDLE_RE), ("tag", HASHTAG_RE))
             if any(
-                name != "phone" or sum(map(str.isdigit, m)) >= 9
-                for m in pattern.findall(strip_links(plain))
+                name != "phone" or sum(map(str.isdigit, m)) >= 9 for m in pattern.findall(plain)
             )
         ]
         meta = " ".join([meta, *(f"has:{name}" for name in found)])

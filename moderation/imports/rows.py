@@ -7,7 +7,6 @@ error is keyed by where the row is: `line N: field` (CSV, JSONL, WXR) or `row N:
 
 from __future__ import annotations
 
-import codecs
 import csv
 import enum
 import io
@@ -31,6 +30,7 @@ from pydantic_core import PydanticCustomError
 
 from moderation.bodies import parse_json
 from moderation.imports.parents import cycle_errors
+from moderation.imports.wxr import UTF16_BOMS
 from moderation.imports.wxr import WxrError
 from moderation.imports.wxr import read_wxr
 from moderation.imports.wxr import wordpress_accepts_email
@@ -51,7 +51,6 @@ EXTERNAL_ID_MAX = 100
 # A past comment was posted between the Unix epoch and now (a day's grace for clocks).
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
 CLOCK_GRACE = timedelta(days=1)
-UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 class ImportFormat(enum.StrEnum):

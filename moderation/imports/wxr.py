@@ -7,6 +7,7 @@ WordPress's exporter that make its file ill-formed XML are mended first (see _me
 
 from __future__ import annotations
 
+import codecs
 import io
 import re
 from typing import Any
@@ -31,6 +32,8 @@ WXR_STATUS = {
 }
 # Comment types that are not a reader's comment (skipped: WordPress's own notifications).
 SKIPPED_TYPES = frozenset({"pingback", "trackback", "note", "webhook"})
+# A file saved again as UTF-16 (XML names its encoding; the other import formats are UTF-8).
+UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 # XML 1.0 forbids these C0 controls, and export_wp() writes a comment's text as it is
 # stored: one stored by wp_insert_comment() (importers, plugins) may hold them, while
 # WordPress's own form removes them (wp_kses_no_null). In UTF-8 such a byte is never part
@@ -138,7 +141,7 @@ class _Handler(ContentHandler):
 
 def _mend(raw: bytes) -> bytes:
     """Mend what export_wp() writes ill-formed: C0 controls, a bare "&" in an author URL."""
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+    if raw.startswith(UTF16_BOMS):
         return raw  # UTF-16 (not WordPress's writing, a file saved again): bytes, not text
     raw = FORBIDDEN_CONTROLS.sub(b"", raw)
     return AUTHOR_URL.sub(lambda m: m[1] + BARE_AMPERSAND.sub(b"&amp;", m[2]) + m[3], raw)

@@ -107,7 +107,7 @@ def send_batch(
     claim_next: bool = False,
 ) -> tuple[int, list[Claim]]:
     """Send a claimed batch in order, store the outcomes; return how many were attempted,
-    and the next batch when `claim_next` asked for it (see claims.finish_batch)."""
+    and the next batch when `claim_next` asked for it (see outcomes.finish_batch)."""
     results: list[tuple[Claim, Outcome]] = []
     for number, held in enumerate(batch):
         # Never send on a lease that could run out mid-send: give the rest back.

@@ -215,8 +215,7 @@ class Connections:
         outcome = self._exchange(key, path, body.encode("utf-8"), headers)
         if outcome is _STALE and reused:
             # The receiver closed the idle kept-alive connection before reading this
-            # request: send it again on a new connection (at least once allows this).
-            self._drop(key)
+            # request (_exchange dropped it): send it again on a new connection.
             return self.send(url, secret, msg_id, body, at)
         return (
             Outcome(False, error="the receiver closed the connection")
