@@ -185,11 +185,6 @@ def _breaks_as_newlines(text: str) -> str:
     return _LINE_BREAK_RE.sub("\n", text)
 
 
-def _prepared(text: str) -> str:
-    """Return the text the cleaner reads: editor breaks as newlines, tags bounded."""
-    return bounded_markup(_breaks_as_newlines(text), ALLOWED_TAGS)
-
-
 def inert_comment_html(text: str, stored_html: str | None = None) -> str:
     """Sanitize a comment's text as clean_comment_html does, but with its links as text.
 
@@ -211,7 +206,8 @@ def inert_comment_html(text: str, stored_html: str | None = None) -> str:
 
 def clean_comment_html(text: str) -> CleanHtml:
     """Sanitize and linkify a comment's text into publishable HTML."""
-    cleaned = _build_cleaner(threading.get_ident()).clean(_prepared(text))
+    breaks = _breaks_as_newlines(text)
+    cleaned = _build_cleaner(threading.get_ident()).clean(bounded_markup(breaks, ALLOWED_TAGS))
     # The serializer escapes every "<" in text and attribute values, so each "<a "
     # in the output is an <a> start tag (rel makes a space always follow the name).
     return CleanHtml(html=cleaned, link_count=cleaned.count("<a "))
