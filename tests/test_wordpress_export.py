@@ -25,6 +25,7 @@ from moderation.tables import Comment
 from moderation.tables import Status
 from tests.wordpress_support import WORDPRESS
 from tests.wordpress_support import WordPress
+from tests.wordpress_support import php_value
 
 pytestmark = pytest.mark.wordpress
 
@@ -287,11 +288,6 @@ class Export:
     is_email: list[bool]
 
 
-def php_string(value: str) -> str:
-    """Return a single-quoted PHP string literal."""
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 @pytest.fixture(scope="module")
 def export(tmp_path_factory: pytest.TempPathFactory) -> Export:
     """Install a real WordPress, fill it through its PHP API, and export it with export_wp()."""
@@ -318,7 +314,7 @@ def export(tmp_path_factory: pytest.TempPathFactory) -> Export:
         wp.start()
         wp.install()
         visitor = wp.comment_id_of(wp.post_comment(**VISITOR))
-        printed = wp.php(SCRIPT % {"spec": php_string(str(spec)), "out": php_string(str(out))})
+        printed = wp.php(SCRIPT % {"spec": php_value(str(spec)), "out": php_value(str(out))})
     finally:
         wp.close()
     ids = json.loads(printed)
