@@ -21,6 +21,7 @@ from moderation.tables import WebhookEvent
 from moderation.wake import Waker
 from moderation.webhooks.claims import Policy
 from moderation.webhooks.claims import claim_batch
+from moderation.webhooks.delivery import Slots
 from moderation.webhooks.delivery import dispatch
 from moderation.webhooks.delivery import send_batch
 from moderation.webhooks.fanout import fan_out
@@ -273,6 +274,29 @@ def test_the_waker_sends_one_wake_up_a_window():
     now[0] += 0.15
     assert waker.wake() is True
     assert sent == [100.0, 100.25]
+
+
+def test_a_wake_up_while_a_run_gathers_starts_no_run_and_is_not_lost():
+    slots = Slots(3)
+    first = slots.enter()
+    assert first == 1
+    with slots.gather():
+        assert slots.enter() is None  # the gathering run takes its work
+    assert slots.running == 1
+    assert slots.leave_if_quiet(first) == 2  # the wake-up is seen: the run lingers anew
+    assert slots.leave_if_quiet(2) is None
+    assert slots.running == 0
+
+
+def test_runs_go_on_side_by_side_only_while_none_gathers():
+    slots = Slots(2)
+    assert slots.enter() == 1
+    assert slots.enter() == 2  # the first run is sending, not gathering: a second starts
+    assert slots.enter() is None  # every slot is taken
+    assert not slots.leave_if_another_gathers()  # nobody gathers: this run stays
+    with slots.gather():
+        assert slots.leave_if_another_gathers()  # the other run leaves to the gatherer
+    assert slots.running == 1
 
 
 @pytest.mark.parametrize(

@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from datetime import timedelta
 
@@ -54,26 +56,55 @@ _MAX_WAKES = 100
 
 
 class Slots:
-    """How many dispatch runs this worker process allows at once, and the wake-ups seen.
+    """The dispatch runs of this worker process: how many at once, the wake-ups they saw,
+    and when the last of them sent something.
 
-    A wake-up that finds every slot taken is not lost: it bumps `wanted`, and a run ends
-    only after a quiet linger with no wake-up since it last looked.
+    A wake-up that finds every slot taken, or a run waiting for events to gather, starts
+    no run: it bumps `wanted`, and a run ends only after a quiet linger (nothing sent by
+    any run, no wake-up since it last looked). While events trickle in, one run gathers
+    them into batches, and a run whose batch was not full leaves if another is gathering;
+    more runs go on only while each is busy sending (a backlog, a slow receiver). Fewer,
+    larger batches: each is a SQLite write transaction that the intake waits for.
     """
 
     def __init__(self, size: int) -> None:
         self.size = size
         self.running = 0
         self.wanted = 0
+        self.gathering = 0
+        self.last_sent = time.monotonic()
         self._lock = threading.Lock()
 
     def enter(self) -> int | None:
-        """Count a wake-up; return its number if a slot is free (the run starts), else None."""
+        """Count a wake-up; return its number if a run starts, else None (see the class)."""
         with self._lock:
             self.wanted += 1
-            if self.running >= self.size:
+            if self.running >= self.size or self.gathering:
                 return None
             self.running += 1
+            self.last_sent = time.monotonic()  # a new run lingers a full linger
             return self.wanted
+
+    def sent(self) -> None:
+        """A run sent something: every run's linger counts from now."""
+        with self._lock:
+            self.last_sent = time.monotonic()
+
+    def quiet_for(self) -> float:
+        """Return the seconds since a run last sent something (or started)."""
+        with self._lock:
+            return time.monotonic() - self.last_sent
+
+    @contextmanager
+    def gather(self) -> Iterator[None]:
+        """Mark a run waiting for events to gather: a wake-up meanwhile starts no run."""
+        with self._lock:
+            self.gathering += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.gathering -= 1
 
     def leave_if_quiet(self, seen: int) -> int | None:
         """End the run if no wake-up came since `seen` (None); else return the newest one."""
@@ -81,12 +112,13 @@ class Slots:
             if self.wanted == seen:
                 self.running -= 1
                 return None
+            self.last_sent = time.monotonic()  # the wake-up's work may come: linger anew
             return self.wanted
 
-    def leave_if_others_run(self) -> bool:
-        """End this run if another one is running (it lingers for both); True if ended."""
+    def leave_if_another_gathers(self) -> bool:
+        """End this run if another is gathering (it lingers for both); True if ended."""
         with self._lock:
-            if self.running > 1:
+            if self.gathering:
                 self.running -= 1
                 return True
             return False
@@ -149,8 +181,8 @@ def _work_waits() -> Select[tuple[bool]]:
 def dispatch(app: Flask) -> int:
     """Send every due delivery, a batch at a time, until quiet for the linger; return sent.
 
-    Several runs share a backlog (up to WEBHOOKS_DISPATCHERS per worker process); when
-    nothing is due, all but the last end at once, and the last lingers.
+    Several runs share a backlog (up to WEBHOOKS_DISPATCHERS per worker process); without
+    one, a single run gathers events into batches and lingers for all (see Slots).
     """
     slots: Slots = app.extensions[SLOTS]
     seen = slots.enter()
@@ -160,7 +192,6 @@ def dispatch(app: Flask) -> int:
     worker = worker_name()
     sent = attempted = 0
     following: list[Claim] = []  # claimed with the last full batch's outcomes
-    quiet_since = time.monotonic()
     with Connections(timeout=policy.timeout, allow_private=policy.allow_private) as connections:
         while True:
             try:
@@ -186,19 +217,20 @@ def dispatch(app: Flask) -> int:
                 raise
             sent += attempted
             if attempted:
-                quiet_since = time.monotonic()
+                slots.sent()
                 if attempted == policy.batch:
                     continue  # a backlog: go on at once
-            elif slots.leave_if_others_run():
-                return sent  # nothing due; the last run lingers for everyone
-            if time.monotonic() - quiet_since < policy.linger:
+            if slots.leave_if_another_gathers():
+                return sent  # no backlog: one run gathers and lingers for all
+            if slots.quiet_for() < policy.linger:
                 # The wait lets the next batch gather several events: fewer transactions.
-                time.sleep(policy.gather)
+                with slots.gather():
+                    time.sleep(policy.gather)
                 continue
             newer = slots.leave_if_quiet(seen)
             if newer is None:
                 return sent
-            seen, quiet_since = newer, time.monotonic()
+            seen = newer
 
 
 def next_in_line(session: Session, held: Claim) -> int | None:
