@@ -8,13 +8,15 @@ server in this process), and `flask worker` in its own process. Then:
    client, in this process), alternating the endpoint disabled (no event written) and
    enabled (comment.created written to the outbox and delivered); prints comments/s and
    this process's CPU a comment per round, and the median of each kind. With
-   --intake-only no worker runs: what the request path itself costs.
+   --intake-only no worker runs: what the request path itself costs. With
+   --events comment.erased the endpoint wants nothing the intake writes, so its rounds
+   differ from the others in nothing: an A/A run, which shows the method's own noise.
 2. 1,000 status changes (moderator approvals) as fast as one client makes them; waits until
    every comment.status_changed has arrived, and prints p50/p95/max from the change (the
    event's timestamp, taken in the change's transaction) to its arrival at the receiver.
 
 Usage: nice .venv/bin/python bench/webhooks.py [--db sqlite|postgresql] [--changes 1000]
-       [--round 200] [--rounds 3] [--workers 4] [--intake-only]
+       [--round 200] [--rounds 3] [--workers 4] [--intake-only] [--events comment.created,…]
 """
 
 from __future__ import annotations
@@ -151,6 +153,11 @@ def main() -> None:
         action="store_true",
         help="no worker: the intake rounds only (what the outbox itself costs a comment)",
     )
+    parser.add_argument(
+        "--events",
+        default="comment.created,comment.status_changed",
+        help="what the endpoint wants (comment.erased alone: an A/A run)",
+    )
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
@@ -198,7 +205,7 @@ def main() -> None:
     admin = {"Authorization": f"Bearer {admin_token}"}
     made = client.post(
         "/api/v1/webhooks",
-        json={"url": receiver.url, "events": ["comment.created", "comment.status_changed"]},
+        json={"url": receiver.url, "events": args.events.split(",")},
         headers=site,
     )
     assert made.status_code == 201, made.get_json()
@@ -287,8 +294,9 @@ def main() -> None:
         f" {quartiles[2] * 100:+.1f} %; {len(paired)} pairs)"
     )
 
-    if args.intake_only:
-        os.killpg(worker.pid, 9)
+    if args.intake_only or "comment.status_changed" not in args.events.split(","):
+        os.killpg(worker.pid, 9 if args.intake_only else 2)
+        worker.wait(15)
         receiver.stop()
         return
     # Status changes: approve (or reject, if already approved) `changes` comments, with the
