@@ -35,6 +35,21 @@ def test_sqlite_connections_read_the_database_through_a_memory_map(tmp_path):
     engine.dispose()
 
 
+def test_sqlite_requests_one_after_another_reuse_the_last_connection(tmp_path):
+    # Its page cache is still good; a connection that another one's commit went past
+    # drops its whole cache and reads the pages back from the WAL.
+    engine = db.make_engine(f"sqlite:///{tmp_path / 'lifo.sqlite'}")
+    with engine.connect() as first, engine.connect() as second:  # the pool now holds two
+        assert first.connection.dbapi_connection is not second.connection.dbapi_connection
+    used = []
+    for _ in range(4):
+        with engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+            used.append(conn.connection.dbapi_connection)
+    assert all(connection is used[0] for connection in used)
+    engine.dispose()
+
+
 def test_only_requests_carry_the_postgresql_timeouts(app):
     # A request's statements are bounded; CLI commands and jobs (outside a request) are not.
     if app.extensions[db.ENGINE].dialect.name != "postgresql":
