@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from typing import TypeVar
 
+import orjson
 from flask import Flask
 from flask import current_app
 from flask import g
@@ -70,6 +71,19 @@ class Timeouts:
         )
 
 
+_JSON_OPTIONS = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def json_text(value: Any) -> str:
+    """Return `value` as compact JSON text: what every JSON column stores.
+
+    orjson writes it in about a tenth of json.dumps's time, which the intake feels in
+    its webhook outbox rows. Non-string keys become strings and numpy numbers plain
+    numbers, as json.dumps would have them.
+    """
+    return orjson.dumps(value, option=_JSON_OPTIONS).decode()
+
+
 def make_engine(url: str, timeouts: Timeouts | None = None) -> Engine:
     """Create an engine whose every wait is bounded (see Timeouts).
 
@@ -88,6 +102,7 @@ def make_engine(url: str, timeouts: Timeouts | None = None) -> Engine:
             # in turn (FIFO), each connection found the others' commits and dropped its
             # whole cache, then read the pages back from the WAL: about 35 reads a comment.
             pool_use_lifo=True,
+            json_serializer=json_text,
             connect_args={"timeout": timeouts.busy, "check_same_thread": False},
         )
         _configure_sqlite(engine, timeouts)
@@ -97,6 +112,7 @@ def make_engine(url: str, timeouts: Timeouts | None = None) -> Engine:
         pool_size=5,
         max_overflow=5,
         pool_timeout=timeouts.pool,
+        json_serializer=json_text,
         # No pre-ping: a ping to a frozen server would wait too. A dead connection
         # fails once, SQLAlchemy then drops every pooled connection older than it.
         pool_pre_ping=False,
