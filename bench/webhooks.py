@@ -159,6 +159,7 @@ def main() -> None:
         help="what the endpoint wants (comment.erased alone: an A/A run)",
     )
     args = parser.parse_args()
+    events = args.events.split(",")
 
     workdir = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
     config = {
@@ -205,7 +206,7 @@ def main() -> None:
     admin = {"Authorization": f"Bearer {admin_token}"}
     made = client.post(
         "/api/v1/webhooks",
-        json={"url": receiver.url, "events": args.events.split(",")},
+        json={"url": receiver.url, "events": events},
         headers=site,
     )
     assert made.status_code == 201, made.get_json()
@@ -294,7 +295,7 @@ def main() -> None:
         f" {quartiles[2] * 100:+.1f} %; {len(paired)} pairs)"
     )
 
-    if args.intake_only or "comment.status_changed" not in args.events.split(","):
+    if args.intake_only or "comment.status_changed" not in events:
         os.killpg(worker.pid, 9 if args.intake_only else 2)
         worker.wait(15)
         receiver.stop()

@@ -57,7 +57,7 @@ _MAX_WAKES = 100
 
 class Slots:
     """The dispatch runs of this worker process: how many at once, the wake-ups they saw,
-    and when the last of them sent something.
+    and when their shared linger started.
 
     A wake-up that finds every slot taken, or a run waiting for events to gather, starts
     no run: it bumps `wanted`, and a run ends only after a quiet linger (nothing sent by
@@ -72,7 +72,7 @@ class Slots:
         self.running = 0
         self.wanted = 0
         self.gathering = 0
-        self.last_sent = time.monotonic()
+        self.linger_from = time.monotonic()
         self._lock = threading.Lock()
 
     def enter(self) -> int | None:
@@ -82,18 +82,18 @@ class Slots:
             if self.running >= self.size or self.gathering:
                 return None
             self.running += 1
-            self.last_sent = time.monotonic()  # a new run lingers a full linger
+            self.linger_from = time.monotonic()  # a new run lingers a full linger
             return self.wanted
 
-    def sent(self) -> None:
+    def restart_linger(self) -> None:
         """A run sent something: every run's linger counts from now."""
         with self._lock:
-            self.last_sent = time.monotonic()
+            self.linger_from = time.monotonic()
 
-    def quiet_for(self) -> float:
-        """Return the seconds since a run last sent something (or started)."""
+    def lingered(self) -> float:
+        """Return the seconds since the linger started (a send, a run's start, a wake-up)."""
         with self._lock:
-            return time.monotonic() - self.last_sent
+            return time.monotonic() - self.linger_from
 
     @contextmanager
     def gather(self) -> Iterator[None]:
@@ -112,7 +112,7 @@ class Slots:
             if self.wanted == seen:
                 self.running -= 1
                 return None
-            self.last_sent = time.monotonic()  # the wake-up's work may come: linger anew
+            self.linger_from = time.monotonic()  # the wake-up's work may come: linger anew
             return self.wanted
 
     def leave_if_another_gathers(self) -> bool:
@@ -217,12 +217,12 @@ def dispatch(app: Flask) -> int:
                 raise
             sent += attempted
             if attempted:
-                slots.sent()
+                slots.restart_linger()
                 if attempted == policy.batch:
                     continue  # a backlog: go on at once
             if slots.leave_if_another_gathers():
                 return sent  # no backlog: one run gathers and lingers for all
-            if slots.quiet_for() < policy.linger:
+            if slots.lingered() < policy.linger:
                 # The wait lets the next batch gather several events: fewer transactions.
                 with slots.gather():
                     time.sleep(policy.gather)
