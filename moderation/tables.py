@@ -443,15 +443,17 @@ class WebhookEvent(Base):
     __tablename__ = "webhook_events"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    msg_id: Mapped[str] = mapped_column(String(40), unique=True)  # the webhook-id header
+    # The webhook-id header; unique by its 96 random bits, not by an index (see outbox).
+    msg_id: Mapped[str] = mapped_column(String(40))
     site_id: Mapped[int] = mapped_column(ForeignKey("sites.id", ondelete="CASCADE"))
     comment_id: Mapped[int] = mapped_column(Integer)  # no key: an erased comment is gone
     type: Mapped[EventType] = mapped_column(_enum(EventType, "event_type", 32))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     # The endpoints that wanted it when it happened; the worker turns them into
-    # deliveries (fan-out) and clears fanout_pending, so the change's own transaction
-    # writes this one row and nothing else.
+    # deliveries (fan-out), so the change's own transaction writes this one row and
+    # nothing else. What waits for the fan-out: on PostgreSQL the rows flagged
+    # fanout_pending; on SQLite the rows past WebhookFanoutCursor (see webhooks.fanout).
     endpoint_ids: Mapped[list[int] | None] = mapped_column(JSON)
     fanout_pending: Mapped[bool] = mapped_column(Boolean, default=False)
 
@@ -462,7 +464,18 @@ class WebhookEvent(Base):
             postgresql_where=text("fanout_pending"),
             sqlite_where=text("fanout_pending"),
         ),
+        # Ids are never given twice, so SQLite's fan-out cursor never skips one (0021).
+        {"sqlite_autoincrement": True},
     )
+
+
+class WebhookFanoutCursor(Base):
+    """SQLite: the last event whose deliveries are made (one row; unused on PostgreSQL)."""
+
+    __tablename__ = "webhook_fanout_cursor"
+
+    id: Mapped[int] = mapped_column(primary_key=True)  # always 1
+    event_id: Mapped[int] = mapped_column(Integer)
 
 
 class WebhookDelivery(Base):

@@ -135,3 +135,47 @@ def test_the_sqlite_rebuild_of_comments_keeps_rows_keys_and_indexes(tmp_path):
     with engine.connect() as conn:
         assert sorted(conn.exec_driver_sql(schema).all()) == indexes
     engine.dispose()
+
+
+def test_the_sqlite_fan_out_cursor_starts_before_the_first_waiting_event(tmp_path):
+    # Migration 0021: SQLite's waiting events become those past the cursor, the table
+    # AUTOINCREMENT, msg_id without its unique index; a downgrade flags them again.
+    url = "sqlite:///" + str(tmp_path / "cursor.sqlite")
+    engine = db.make_engine(url)
+    cfg = db.alembic_config(url)
+    cfg.attributes["engine"] = engine
+    command.upgrade(cfg, "0020")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO sites (id, name, key_hash, key_prefix, created_at)"
+            " VALUES (1, 'blog', 'h', 'msk_', '2026-01-01')"
+        )
+        for n, waiting in ((1, False), (2, False), (3, True), (4, True)):
+            conn.exec_driver_sql(
+                "INSERT INTO webhook_events (id, msg_id, site_id, comment_id, type, payload,"
+                " created_at, endpoint_ids, fanout_pending) VALUES (?, ?, 1, ?,"
+                " 'comment.created', '{}', '2026-01-01', '[]', ?)",
+                (n, f"msg_{n}", n, waiting),
+            )
+    waiting = "SELECT id FROM webhook_events WHERE fanout_pending ORDER BY id"
+    cursor = "SELECT event_id FROM webhook_fanout_cursor"
+    unique = "SELECT name FROM sqlite_master WHERE name = 'uq_webhook_events_msg_id'"
+    command.upgrade(cfg, "head")
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql(cursor).all() == [(2,)]
+        assert conn.exec_driver_sql(waiting).all() == []  # SQLite no longer flags
+        table = "SELECT sql FROM sqlite_master WHERE name = 'webhook_events'"
+        assert "AUTOINCREMENT" in conn.exec_driver_sql(table).scalar_one()
+        assert conn.exec_driver_sql(unique).all() == []
+        assert conn.exec_driver_sql("SELECT count(*) FROM webhook_events").scalar_one() == 4
+        conn.exec_driver_sql("UPDATE webhook_fanout_cursor SET event_id = 3")  # one made
+    command.downgrade(cfg, "0020")
+    with engine.begin() as conn:
+        assert conn.exec_driver_sql(waiting).all() == [(4,)]
+        assert conn.exec_driver_sql(unique).all() == [("uq_webhook_events_msg_id",)]
+    command.upgrade(cfg, "head")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql(cursor).all() == [(3,)]
+        assert conn.exec_driver_sql(unique).all() == []
+        assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+    engine.dispose()

@@ -170,12 +170,13 @@ def work_waits(app: Flask) -> bool:
     One read: an idle poll never takes SQLite's write lock.
     """
     with db.new_session(app) as session:
-        return bool(session.scalar(db.prepared(app, _work_waits), {"now": utcnow()}))
+        dialect = session.get_bind().dialect.name
+        return bool(session.scalar(db.prepared(app, _work_waits, dialect), {"now": utcnow()}))
 
 
-def _work_waits() -> Select[tuple[bool]]:
+def _work_waits(dialect_name: str) -> Select[tuple[bool]]:
     """Whether a delivery is claimable at :now or an event waits for its fan-out."""
-    return select(or_(exists().where(*claimable()), fanout_waits()))
+    return select(or_(exists().where(*claimable()), fanout_waits(dialect_name)))
 
 
 def dispatch(app: Flask) -> int:
@@ -283,7 +284,7 @@ def sweep(
     now = utcnow()
     with db.new_session(app) as session:
         heads = line_heads(session, endpoint_id=endpoint_id)
-        if session.scalar(select(fanout_waits())):
+        if session.scalar(select(fanout_waits(session.get_bind().dialect.name))):
             wake_dispatch(app)  # events whose deliveries were never made (a lost wake-up)
     if overdue_seconds is not None:
         heads = [h for h in heads if h[1] <= now - timedelta(seconds=overdue_seconds)]

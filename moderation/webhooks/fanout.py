@@ -5,6 +5,11 @@ deliveries here, oldest event first, so the deliveries of one comment are number
 order its events happened, which is the order they are sent in (see `claims`). One
 fan-out runs at a time: PostgreSQL takes a transaction-scoped advisory lock (a second
 worker skips the turn), SQLite has one writer anyway.
+
+What waits differs by database (see `marks_events`): PostgreSQL flags each new event
+`fanout_pending` (a partial index finds them); SQLite gives ids in commit order and
+never twice, so the waiting events are those past the cursor row, and the change that
+writes an event writes no index entry for it.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from sqlalchemy import literal
 from sqlalchemy import select
 from sqlalchemy import true
 from sqlalchemy import update
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.expression import Exists
 from sqlalchemy.sql.expression import TableValuedAlias
@@ -37,17 +43,43 @@ from moderation.tables import UTCDateTime
 from moderation.tables import WebhookDelivery
 from moderation.tables import WebhookEndpoint
 from moderation.tables import WebhookEvent
+from moderation.tables import WebhookFanoutCursor
 from moderation.tables import utcnow
 
 D = WebhookDelivery
 E = WebhookEvent
+C = WebhookFanoutCursor
 # pg_try_advisory_xact_lock key for "one fan-out at a time" ("whfo" in ASCII).
 _FANOUT_LOCK = 0x7768666F
 
 
-def fanout_waits() -> Exists:
+def marks_events(dialect_name: str) -> bool:
+    """Return whether new events are flagged fanout_pending (else found past the cursor).
+
+    PostgreSQL: yes, a sequence hands ids out before commit, so a later id can commit
+    first and no cursor could tell what waits. SQLite: no, one writer at a time gives
+    ids in commit order and AUTOINCREMENT never gives one twice.
+    """
+    return dialect_name == "postgresql"
+
+
+def fanout_waits(dialect_name: str) -> Exists:
     """Return the condition "an event waits for its deliveries to be made"."""
-    return exists().where(E.fanout_pending.is_(True))
+    if marks_events(dialect_name):
+        return exists().where(E.fanout_pending.is_(True))
+    return exists().where(E.id > _cursor())
+
+
+def waits_for_fanout(session: Session, event_id: int) -> bool:
+    """Return whether the event's deliveries are still to be made."""
+    if marks_events(session.get_bind().dialect.name):
+        return bool(session.scalar(select(E.fanout_pending).where(E.id == event_id)))
+    return event_id > session.scalar(select(_cursor()))
+
+
+def _cursor() -> ColumnElement[int]:
+    """SQLite: the id of the last event fanned out (0 before the first)."""
+    return func.coalesce(select(C.event_id).where(C.id == 1).scalar_subquery(), 0)
 
 
 def fan_out(app: Flask, limit: int = 500) -> int:
@@ -75,11 +107,12 @@ def fan_out_in(app: Flask, session: Session, limit: int = 500, now: datetime | N
     ids = list(session.scalars(db.prepared(app, _take_sqlite), values))
     if ids:
         session.execute(db.prepared(app, _fan_out_sqlite), {**values, "ids": ids})
+        session.execute(db.prepared(app, _advance_sqlite), {"last": ids[-1]})
     return len(ids)
 
 
 def _take() -> Update:
-    """UPDATE marking up to :limit waiting events, oldest first, as fanned out."""
+    """PostgreSQL: UPDATE clearing the flag of up to :limit waiting events, oldest first."""
     waiting = (
         select(E.id)
         .where(E.fanout_pending.is_(True))
@@ -106,9 +139,22 @@ def _fan_out_postgresql() -> Select[tuple[int]]:
     return select(func.count()).select_from(taken).add_cte(made.cte())
 
 
-def _take_sqlite() -> Update:
-    """SQLite: mark the waiting events and return their ids."""
-    return _take().returning(E.id)
+def _take_sqlite() -> Select[tuple[int]]:
+    """SQLite: the ids of up to :limit events past the cursor, oldest first."""
+    return (
+        select(E.id)
+        .where(E.id > _cursor())
+        .order_by(E.id)
+        .limit(bindparam("limit", type_=Integer()))
+    )
+
+
+def _advance_sqlite() -> Insert:
+    """SQLite: move the cursor to event :last (its row is made the first time)."""
+    upsert = sqlite_insert(C).values(id=1, event_id=bindparam("last", type_=Integer()))
+    return upsert.on_conflict_do_update(
+        index_elements=[C.id], set_={"event_id": upsert.excluded.event_id}
+    )
 
 
 def _fan_out_sqlite() -> Insert:

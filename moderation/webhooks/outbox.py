@@ -34,18 +34,19 @@ from moderation.tables import Site
 from moderation.tables import WebhookEndpoint
 from moderation.tables import WebhookEvent
 from moderation.tables import utcnow
+from moderation.webhooks.fanout import marks_events
 
 # session.info key: this transaction wrote events; wake the worker after it commits.
 NEW_EVENTS = "moderation.webhooks.new_events"
 
 
 def new_msg_id() -> str:
-    """Return a new webhook-id: milliseconds then 64 random bits, so ids sort by time.
+    """Return a new webhook-id: milliseconds then 96 random bits, so ids sort by time.
 
-    Time-ordered ids (like the KSUIDs of Svix's) append at the end of the unique index
-    instead of touching a random page of it with every event.
+    No index keeps ids unique (it cost each change a b-tree insert and a WAL page or
+    more): two ids are equal only if their millisecond and their 96 random bits are.
     """
-    return f"msg_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(8)}"
+    return f"msg_{time.time_ns() // 1_000_000:012x}{secrets.token_hex(12)}"
 
 
 def comment_data(comment: Comment, site_name: str) -> dict[str, Any]:
@@ -192,8 +193,10 @@ def record_event(
         if event_type is EventType.ERASED
         else comment_data(comment, site_name)
     )
-    row = event_row(comment.site_id, endpoints, event_type, about, extra, now or utcnow())
-    session.connection().execute(_INSERT_EVENT, row)
+    connection = session.connection()
+    flagged = marks_events(connection.dialect.name)
+    row = event_row(comment.site_id, endpoints, event_type, about, extra, now or utcnow(), flagged)
+    connection.execute(_INSERT_EVENT, row)
     session.info[NEW_EVENTS] = True
     return RecordedEvent(row["msg_id"], event_type, row["payload"])
 
@@ -205,8 +208,13 @@ def event_row(
     about: dict[str, Any],
     extra: dict[str, Any] | None,
     now: datetime,
+    flagged: bool,
 ) -> dict[str, Any]:
-    """Return the outbox row of an event about the comment described by `about`."""
+    """Return the outbox row of an event about the comment described by `about`.
+
+    `flagged`: whether the database finds waiting events by their flag (see
+    `fanout.marks_events`; SQLite finds them past its cursor, with no index entry).
+    """
     return {
         "msg_id": new_msg_id(),
         "site_id": site_id,
@@ -220,7 +228,7 @@ def event_row(
         "created_at": now,
         # The deliveries are made by the worker (see `fanout`), not in this transaction.
         "endpoint_ids": endpoints,
-        "fanout_pending": True,
+        "fanout_pending": flagged,
     }
 
 
