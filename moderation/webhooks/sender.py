@@ -43,9 +43,9 @@ def body_of(payload: dict[str, Any]) -> str:
     return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
 
 
-def signed_headers(secret: str, msg_id: str, body: str, at: datetime) -> dict[str, str]:
+def signed_headers(signer: Webhook, msg_id: str, body: str, at: datetime) -> dict[str, str]:
     """Return the Standard Webhooks headers for this body, signed with the library."""
-    signature = Webhook(secret).sign(msg_id=msg_id, timestamp=at, data=body)
+    signature = signer.sign(msg_id=msg_id, timestamp=at, data=body)
     return {
         "webhook-id": msg_id,
         "webhook-timestamp": str(int(at.timestamp())),
@@ -190,6 +190,7 @@ class Connections:
         self.allow_private = allow_private
         self._open: dict[tuple[str, str, int], _Link] = {}
         self._checked: dict[str, tuple[str, str, int, str]] = {}  # each URL parsed once a run
+        self._signers: dict[str, Webhook] = {}  # each secret decoded once a run
         self._watchdog = Watchdog()
 
     def send(self, url: str, secret: str, msg_id: str, body: str, at: datetime) -> Outcome:
@@ -200,8 +201,9 @@ class Connections:
             return Outcome(False, error=f"refused: {exc}")
         self._checked[url] = (scheme, host, port, path)
         key = (scheme, host, port)
+        signer = self._signers.get(secret) or self._signers.setdefault(secret, Webhook(secret))
         headers = {
-            **signed_headers(secret, msg_id, body, at),
+            **signed_headers(signer, msg_id, body, at),
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
         }
