@@ -103,10 +103,11 @@ class _Link:
         return sock
 
     def post(self, path: str, headers: dict[str, str], body: bytes) -> tuple[int, bool]:
-        """Send one POST; return the answer's status and whether the connection stays open."""
+        """Send one POST to `path` (made ASCII-safe by `_request_path`); return the answer's
+        status and whether the connection stays open."""
         reused = self.sock is not None  # the receiver may have closed it since
         sock = self.sock or self.connect()
-        lines = [f"POST {_request_path(path)} HTTP/1.1", f"Host: {self._host}"]
+        lines = [f"POST {path} HTTP/1.1", f"Host: {self._host}"]
         lines += [f"{name}: {value}" for name, value in headers.items()]
         lines += [f"Content-Length: {len(body)}", "", ""]
         try:
@@ -189,17 +190,21 @@ class Connections:
         self.timeout = timeout
         self.allow_private = allow_private
         self._open: dict[tuple[str, str, int], _Link] = {}
-        self._checked: dict[str, tuple[str, str, int, str]] = {}  # each URL parsed once a run
+        # Each URL checked and its path made ASCII-safe once a run.
+        self._checked: dict[str, tuple[str, str, int, str]] = {}
         self._signers: dict[str, Webhook] = {}  # each secret decoded once a run
         self._watchdog = Watchdog()
 
     def send(self, url: str, secret: str, msg_id: str, body: str, at: datetime) -> Outcome:
         """POST the signed JSON `body` to `url` once; never follows a redirect."""
-        try:
-            scheme, host, port, path = self._checked.get(url) or check_url(url)
-        except AddressRefused as exc:
-            return Outcome(False, error=f"refused: {exc}")
-        self._checked[url] = (scheme, host, port, path)
+        checked = self._checked.get(url)
+        if checked is None:
+            try:
+                scheme, host, port, path = check_url(url)
+            except AddressRefused as exc:
+                return Outcome(False, error=f"refused: {exc}")
+            checked = self._checked[url] = (scheme, host, port, _request_path(path))
+        scheme, host, port, request_path = checked
         key = (scheme, host, port)
         signer = self._signers.get(secret) or self._signers.setdefault(secret, Webhook(secret))
         headers = {
@@ -214,7 +219,7 @@ class Connections:
             except AddressRefused as exc:
                 return Outcome(False, error=f"refused: {exc}")
             self._open[key] = _Link(target, self.timeout)
-        outcome = self._exchange(key, path, body.encode("utf-8"), headers)
+        outcome = self._exchange(key, request_path, body.encode("utf-8"), headers)
         if outcome is _STALE and reused:
             # The receiver closed the idle kept-alive connection before reading this
             # request (_exchange dropped it): send it again on a new connection.
