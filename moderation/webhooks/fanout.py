@@ -104,11 +104,11 @@ def fan_out_in(app: Flask, session: Session, limit: int = 500, now: datetime | N
             return 0
         return int(session.scalar(db.prepared(app, _fan_out_postgresql), values))
     # SQLite: this transaction holds the write lock, so no event can come in between.
-    ids = list(session.scalars(db.prepared(app, _take_sqlite), values))
-    if ids:
-        session.execute(db.prepared(app, _fan_out_sqlite), {**values, "ids": ids})
-        session.execute(db.prepared(app, _advance_sqlite), {"last": ids[-1]})
-    return len(ids)
+    count, last = session.execute(db.prepared(app, _take_sqlite), values).one()
+    if count:
+        session.execute(db.prepared(app, _fan_out_sqlite), {**values, "last": last})
+        session.execute(db.prepared(app, _advance_sqlite), {"last": last})
+    return int(count)
 
 
 def _take() -> Update:
@@ -139,14 +139,16 @@ def _fan_out_postgresql() -> Select[tuple[int]]:
     return select(func.count()).select_from(taken).add_cte(made.cte())
 
 
-def _take_sqlite() -> Select[tuple[int]]:
-    """SQLite: the ids of up to :limit events past the cursor, oldest first."""
-    return (
+def _take_sqlite() -> Select[tuple[int, int | None]]:
+    """SQLite: how many events past the cursor the turn takes (:limit at most), and the last."""
+    taken = (
         select(E.id)
         .where(E.id > _cursor())
         .order_by(E.id)
         .limit(bindparam("limit", type_=Integer()))
+        .subquery()
     )
+    return select(func.count(), func.max(taken.c.id))
 
 
 def _advance_sqlite() -> Insert:
@@ -158,10 +160,10 @@ def _advance_sqlite() -> Insert:
 
 
 def _fan_out_sqlite() -> Insert:
-    """SQLite: make the deliveries of the events :ids."""
+    """SQLite: make the deliveries of the events past the cursor up to event :last."""
     wanted = func.json_each(E.endpoint_ids).table_valued("value", "key")
-    ids = bindparam("ids", expanding=True)
-    return _deliveries(E.__table__, wanted, wanted.c.value, wanted.c.key, E.id.in_(ids))
+    taken = (E.id > _cursor(), E.id <= bindparam("last", type_=Integer()))
+    return _deliveries(E.__table__, wanted, wanted.c.value, wanted.c.key, *taken)
 
 
 def _deliveries(
