@@ -9,7 +9,9 @@ import warnings
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
+from alembic.config import Config
 from alembic.migration import MigrationContext
+from sqlalchemy import Engine
 from sqlalchemy import text
 
 from moderation import db
@@ -80,13 +82,19 @@ def test_a_sqlite_writer_waits_for_the_lock_and_gives_up_after_the_busy_timeout(
     assert holder.execute("SELECT x FROM t").fetchall() == [(1,)]
 
 
-def test_the_sqlite_rebuild_of_comments_keeps_rows_keys_and_indexes(tmp_path):
-    # Migration 0020 rebuilds SQLite's comments table (whatever database the suite runs on).
-    url = "sqlite:///" + str(tmp_path / "rebuild.sqlite")
+def sqlite_at(path, revision: str) -> tuple[Engine, Config]:
+    """Return a SQLite database file migrated to `revision`, and its Alembic config."""
+    url = f"sqlite:///{path}"
     engine = db.make_engine(url)
     cfg = db.alembic_config(url)
     cfg.attributes["engine"] = engine
-    command.upgrade(cfg, "0019")
+    command.upgrade(cfg, revision)
+    return engine, cfg
+
+
+def test_the_sqlite_rebuild_of_comments_keeps_rows_keys_and_indexes(tmp_path):
+    # Migration 0020 rebuilds SQLite's comments table (whatever database the suite runs on).
+    engine, cfg = sqlite_at(tmp_path / "rebuild.sqlite", "0019")
     schema = "SELECT name, sql FROM sqlite_master WHERE tbl_name = 'comments' AND type = 'index'"
     with engine.begin() as conn:
         indexes = sorted(conn.exec_driver_sql(schema).all())
@@ -140,11 +148,7 @@ def test_the_sqlite_rebuild_of_comments_keeps_rows_keys_and_indexes(tmp_path):
 def test_the_sqlite_fan_out_cursor_starts_before_the_first_waiting_event(tmp_path):
     # Migration 0021: SQLite's waiting events become those past the cursor, the table
     # AUTOINCREMENT, msg_id without its unique index; a downgrade flags them again.
-    url = "sqlite:///" + str(tmp_path / "cursor.sqlite")
-    engine = db.make_engine(url)
-    cfg = db.alembic_config(url)
-    cfg.attributes["engine"] = engine
-    command.upgrade(cfg, "0020")
+    engine, cfg = sqlite_at(tmp_path / "cursor.sqlite", "0020")
     with engine.begin() as conn:
         conn.exec_driver_sql(
             "INSERT INTO sites (id, name, key_hash, key_prefix, created_at)"
