@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import warnings
+from pathlib import Path
 
 import pytest
 from alembic import command
@@ -82,7 +83,7 @@ def test_a_sqlite_writer_waits_for_the_lock_and_gives_up_after_the_busy_timeout(
     assert holder.execute("SELECT x FROM t").fetchall() == [(1,)]
 
 
-def sqlite_at(path, revision: str) -> tuple[Engine, Config]:
+def sqlite_at(path: Path, revision: str) -> tuple[Engine, Config]:
     """Return a SQLite database file migrated to `revision`, and its Alembic config."""
     url = f"sqlite:///{path}"
     engine = db.make_engine(url)
