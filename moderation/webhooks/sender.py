@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import socket
 import ssl
 import string
@@ -17,6 +16,7 @@ from urllib.parse import quote
 import httptools
 from standardwebhooks import Webhook
 
+from moderation.db import json_text
 from moderation.webhooks.addresses import AddressRefused
 from moderation.webhooks.addresses import Target
 from moderation.webhooks.addresses import check_url
@@ -39,8 +39,8 @@ class Outcome:
 
 
 def body_of(payload: dict[str, Any]) -> str:
-    """Return the exact JSON text that is signed and sent."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False)
+    """Return the exact JSON text that is signed and sent: as the outbox stores it."""
+    return json_text(payload)
 
 
 def signed_headers(signer: Webhook, msg_id: str, body: str, at: datetime) -> dict[str, str]:
