@@ -51,7 +51,6 @@ from moderation.tables import FloodKind
 from moderation.tables import FloodMark
 from moderation.tables import Status
 from moderation.tables import UTCDateTime
-from moderation.webhooks.fanout import marks_events
 from moderation.webhooks.outbox import InsertWithEvent
 from moderation.webhooks.outbox import event_row
 from moderation.webhooks.outbox import public_fields
@@ -301,8 +300,8 @@ def submit_comment(
     event = None
     if endpoints:
         about = public_fields(comment_id, row, site.name)
-        flagged = marks_events(session.get_bind().dialect.name)
-        event = event_row(site.id, endpoints, EventType.CREATED, about, None, now, flagged)
+        dialect = session.get_bind().dialect.name
+        event = event_row(site.id, endpoints, EventType.CREATED, about, None, now, dialect)
     _INSERT_AUDIT.execute(session, audit, event)
     if verdict.status is Status.PENDING:
         note_held(session)  # moderators who get each comment hear of it after the commit

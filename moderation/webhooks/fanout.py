@@ -111,7 +111,7 @@ def fan_out_in(app: Flask, session: Session, limit: int = 500, now: datetime | N
     return int(count)
 
 
-def _take() -> Update:
+def _take_postgresql() -> Update:
     """PostgreSQL: UPDATE clearing the flag of up to :limit waiting events, oldest first."""
     waiting = (
         select(E.id)
@@ -129,7 +129,8 @@ def _take() -> Update:
 
 def _fan_out_postgresql() -> Select[tuple[int]]:
     """One statement, so one snapshot: the events marked are the events fanned out."""
-    taken = _take().returning(E.id, E.comment_id, E.endpoint_ids, E.created_at).cte("taken")
+    columns = (E.id, E.comment_id, E.endpoint_ids, E.created_at)
+    taken = _take_postgresql().returning(*columns).cte("taken")
     wanted = (
         func.json_array_elements_text(taken.c.endpoint_ids)
         .table_valued("value", with_ordinality="position")

@@ -194,8 +194,8 @@ def record_event(
         else comment_data(comment, site_name)
     )
     connection = session.connection()
-    flagged = marks_events(connection.dialect.name)
-    row = event_row(comment.site_id, endpoints, event_type, about, extra, now or utcnow(), flagged)
+    dialect = connection.dialect.name
+    row = event_row(comment.site_id, endpoints, event_type, about, extra, now or utcnow(), dialect)
     connection.execute(_INSERT_EVENT, row)
     session.info[NEW_EVENTS] = True
     return RecordedEvent(row["msg_id"], event_type, row["payload"])
@@ -208,12 +208,12 @@ def event_row(
     about: dict[str, Any],
     extra: dict[str, Any] | None,
     now: datetime,
-    flagged: bool,
+    dialect_name: str,
 ) -> dict[str, Any]:
     """Return the outbox row of an event about the comment described by `about`.
 
-    `flagged`: whether the database finds waiting events by their flag (see
-    `fanout.marks_events`; SQLite finds them past its cursor, with no index entry).
+    The database (`dialect_name`) decides whether the row is flagged for the fan-out
+    (see `fanout.marks_events`; SQLite finds new events past its cursor instead).
     """
     return {
         "msg_id": new_msg_id(),
@@ -228,7 +228,7 @@ def event_row(
         "created_at": now,
         # The deliveries are made by the worker (see `fanout`), not in this transaction.
         "endpoint_ids": endpoints,
-        "fanout_pending": flagged,
+        "fanout_pending": marks_events(dialect_name),
     }
 
 
