@@ -11,12 +11,18 @@ server in this process), and `flask worker` in its own process. Then:
    --intake-only no worker runs: what the request path itself costs. With
    --events comment.erased the endpoint wants nothing the intake writes, so its rounds
    differ from the others in nothing: an A/A run, which shows the method's own noise.
+   With --request-path, no worker and no rounds: comments alternate one by one between
+   the site with the endpoint and a second site without one, and the bench prints what
+   an event adds to a comment's own request (median, in µs and %). Neighbouring requests
+   share the machine's state, so this is precise to a few µs where rounds are not; it
+   leaves out the worker sharing the machine, which the rounds include.
 2. 1,000 status changes (moderator approvals) as fast as one client makes them; waits until
    every comment.status_changed has arrived, and prints p50/p95/max from the change (the
    event's timestamp, taken in the change's transaction) to its arrival at the receiver.
 
 Usage: nice .venv/bin/python bench/webhooks.py [--db sqlite|postgresql] [--changes 1000]
        [--round 200] [--rounds 3] [--workers 4] [--intake-only] [--events comment.created,…]
+       [--request-path [--comments 3000]]
 """
 
 from __future__ import annotations
@@ -34,6 +40,7 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -154,6 +161,52 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+def comment_json(number: int) -> dict[str, str]:
+    """Return the bench's comment number `number` (unique author, address and text)."""
+    return {
+        "post_id": f"post-{number % 50}",
+        "author_name": f"Reader {number}",
+        "author_email": f"reader{number}@example.org",
+        "author_ip": f"2001:db8::{number >> 16:x}:{number & 0xFFFF:x}",
+        "content": f"Comment {number}: thanks for the article, it explains"
+        " exactly what I needed to know about this.",
+    }
+
+
+def request_path_cost(client: Any, with_endpoint: dict, without: dict, comments: int) -> None:
+    """Post comments alternately to the two sites; print what an event adds to a request."""
+    times: dict[bool, list[float]] = {False: [], True: []}
+    cpu: dict[bool, list[float]] = {False: [], True: []}
+    warm_up = 100
+    for number in range(comments + warm_up):
+        enabled = number % 2 == 0
+        started, own = time.perf_counter(), time.process_time()
+        answer = client.post(
+            "/api/v1/comments",
+            json=comment_json(1_000_000 + number),
+            headers=with_endpoint if enabled else without,
+        )
+        elapsed, used = time.perf_counter() - started, time.process_time() - own
+        assert answer.status_code == 201, answer.get_json()
+        if number >= warm_up:
+            times[enabled].append(elapsed)
+            cpu[enabled].append(used)
+    off, on = statistics.median(times[False]), statistics.median(times[True])
+    print(f"request path, {comments} comments alternating between the two sites (no worker):")
+    for enabled in (False, True):
+        label = "yes" if enabled else "no "
+        print(
+            f"  endpoint {label}: median {statistics.median(times[enabled]) * 1000:.3f} ms,"
+            f" mean {statistics.mean(times[enabled]) * 1000:.3f} ms,"
+            f" CPU mean {statistics.mean(cpu[enabled]) * 1000:.3f} ms"
+        )
+    print(
+        f"an event adds to its comment's request: median {(on - off) * 1e6:.0f} µs"
+        f" ({(on / off - 1) * 100:+.1f} %), mean"
+        f" {(statistics.mean(times[True]) / statistics.mean(times[False]) - 1) * 100:+.1f} %"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--db", choices=("sqlite", "postgresql"), default="sqlite")
@@ -166,6 +219,12 @@ def main() -> None:
         action="store_true",
         help="no worker: the intake rounds only (what the outbox itself costs a comment)",
     )
+    parser.add_argument(
+        "--request-path",
+        action="store_true",
+        help="no worker: alternate comments between a site with the endpoint and one without",
+    )
+    parser.add_argument("--comments", type=int, default=3000, help="with --request-path")
     parser.add_argument(
         "--events",
         default="comment.created,comment.status_changed",
@@ -203,7 +262,7 @@ def main() -> None:
     receiver = Receiver()
     worker = subprocess.Popen(
         [flask, "worker", "--workers", str(args.workers)]
-        if not args.intake_only
+        if not (args.intake_only or args.request_path)
         else [sys.executable, "-c", "import time; time.sleep(3600)"],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -225,6 +284,13 @@ def main() -> None:
     assert made.status_code == 201, made.get_json()
     endpoint = made.get_json()["id"]
     time.sleep(3)  # the worker starts
+    if args.request_path:
+        other = last_line([flask, "sites", "create", "bench-other"], env)
+        request_path_cost(client, site, {"Authorization": f"Bearer {other}"}, args.comments)
+        os.killpg(worker.pid, 9)
+        worker.wait(15)
+        receiver.stop()
+        return
 
     counter = 0
     comment_ids: list[int] = []
@@ -242,18 +308,7 @@ def main() -> None:
         started, cpu = time.perf_counter(), time.process_time()
         for _ in range(n):
             counter += 1
-            answer = client.post(
-                "/api/v1/comments",
-                json={
-                    "post_id": f"post-{counter % 50}",
-                    "author_name": f"Reader {counter}",
-                    "author_email": f"reader{counter}@example.org",
-                    "author_ip": f"2001:db8::{counter:x}",
-                    "content": f"Comment {counter}: thanks for the article, it explains"
-                    " exactly what I needed to know about this.",
-                },
-                headers=site,
-            )
+            answer = client.post("/api/v1/comments", json=comment_json(counter), headers=site)
             assert answer.status_code == 201, answer.get_json()
             comment_ids.append(answer.get_json()["id"])
         rate, own = n / (time.perf_counter() - started), (time.process_time() - cpu) * 1000 / n
