@@ -9,14 +9,19 @@ import re
 import socket
 import threading
 import time
+from datetime import UTC
+from datetime import datetime
 from typing import Any
 
 import pytest
+from sqlalchemy import Text
+from sqlalchemy import cast
 from sqlalchemy import func
 from sqlalchemy import select
 from standardwebhooks import Webhook
 
 from moderation import db
+from moderation.tables import AuditEvent
 from moderation.tables import Comment
 from moderation.tables import DeliveryStatus
 from moderation.tables import EventType
@@ -28,6 +33,8 @@ from moderation.webhooks.addresses import forbidden_reason
 from moderation.webhooks.delivery import deliver
 from moderation.webhooks.endpoint_secrets import signing_secret
 from moderation.webhooks.fanout import fan_out
+from moderation.webhooks.outbox import InsertWithEvent
+from moderation.webhooks.outbox import event_row
 from tests.worker_support import Receiver
 
 HOOKS = "/api/v1/webhooks"
@@ -385,6 +392,37 @@ def test_changes_write_their_events_in_their_own_transaction(
         statuses = list(s.scalars(select(WebhookDelivery.status)))
     assert len(statuses) == count(app, WebhookEvent)
     assert set(statuses) == {DeliveryStatus.PENDING}
+
+
+def test_the_intakes_outbox_row_stores_its_time_as_every_other_time_is_stored(app, site_api):
+    # The intake binds the event row itself (InsertWithEvent); its created_at must be
+    # the text SQLAlchemy stores for the same instant, here one with no microseconds.
+    created = site_api.post(content="a comment").get_json()
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    with db.new_session(app, write=True) as s:
+        dialect = s.get_bind().dialect.name
+        site_id = s.scalar(select(Comment.site_id).where(Comment.id == created["id"]))
+        about = {"id": created["id"], "site": "blog", "post_id": "hello-world"}
+        event = event_row(site_id, [], EventType.CREATED, about, None, now, dialect)
+        audit = {
+            "comment_id": created["id"],
+            "actor": "test",
+            "user_id": None,
+            "at": now,
+            "from_status": None,
+            "to_status": created["status"],
+            "note": "stored twice",
+        }
+        InsertWithEvent(AuditEvent.__table__).execute(s, audit, event)
+        s.commit()
+    with db.new_session(app) as s:
+        stored_at = s.scalar(
+            select(cast(AuditEvent.at, Text)).where(AuditEvent.note == "stored twice")
+        )
+        event_at = s.scalar(
+            select(cast(WebhookEvent.created_at, Text)).order_by(WebhookEvent.id.desc()).limit(1)
+        )
+    assert event_at == stored_at
 
 
 def test_the_edit_helper_records_comment_edited(app, client, creds, site_api, receiver):

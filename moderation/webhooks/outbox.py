@@ -260,7 +260,12 @@ class InsertWithEvent:
             f"INSERT INTO webhook_events ({', '.join(c.name for c in events)})"  # noqa: S608
             f" VALUES ({', '.join('?' for _ in events)})"
         )
-        self.sqlite_binds = [(c.name, c.type.bind_processor(sqlite_dialect)) for c in events]
+        # dialect_impl: a TypeDecorator's own bind_processor would use its generic impl
+        # (UTCDateTime would hand pysqlite a datetime, stored without a zero fraction).
+        self.sqlite_binds = [
+            (c.name, c.type.dialect_impl(sqlite_dialect).bind_processor(sqlite_dialect))
+            for c in events
+        ]
 
     def execute(self, session: Session, row: dict[str, Any], event: dict[str, Any] | None) -> None:
         """Insert `row`, and `event` (an `event_row`) unless it is None."""
