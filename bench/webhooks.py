@@ -40,7 +40,8 @@ import threading
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+
+from flask.testing import FlaskClient
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -173,7 +174,9 @@ def comment_json(number: int) -> dict[str, str]:
     }
 
 
-def request_path_cost(client: Any, with_endpoint: dict, without: dict, comments: int) -> None:
+def request_path_cost(
+    client: FlaskClient, with_endpoint: dict[str, str], without: dict[str, str], comments: int
+) -> None:
     """Post comments alternately to the two sites; print what an event adds to a request."""
     times: dict[bool, list[float]] = {False: [], True: []}
     cpu: dict[bool, list[float]] = {False: [], True: []}
