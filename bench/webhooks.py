@@ -262,16 +262,6 @@ def main() -> None:
     )
     admin_token = last_line([flask, "users", "token", "admin@example.org"], env)
 
-    receiver = Receiver()
-    worker = subprocess.Popen(
-        [flask, "worker", "--workers", str(args.workers)]
-        if not (args.intake_only or args.request_path)
-        else [sys.executable, "-c", "import time; time.sleep(3600)"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=open(workdir / "worker.log", "wb"),  # noqa: SIM115 (lives as long as the worker)
-        start_new_session=True,
-    )
     sys.path.insert(0, str(ROOT))
     from moderation import create_app
 
@@ -279,6 +269,24 @@ def main() -> None:
     client = app.test_client()
     site = {"Authorization": f"Bearer {site_key}"}
     admin = {"Authorization": f"Bearer {admin_token}"}
+    if args.request_path:
+        # Nothing is delivered: the endpoint only makes the intake write its events.
+        wanted = {"url": "http://127.0.0.1:9/hook", "events": events}
+        assert client.post("/api/v1/webhooks", json=wanted, headers=site).status_code == 201
+        other = last_line([flask, "sites", "create", "bench-other"], env)
+        request_path_cost(client, site, {"Authorization": f"Bearer {other}"}, args.comments)
+        return
+
+    receiver = Receiver()
+    worker = subprocess.Popen(
+        [flask, "worker", "--workers", str(args.workers)]
+        if not args.intake_only
+        else [sys.executable, "-c", "import time; time.sleep(3600)"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=open(workdir / "worker.log", "wb"),  # noqa: SIM115 (lives as long as the worker)
+        start_new_session=True,
+    )
     made = client.post(
         "/api/v1/webhooks",
         json={"url": receiver.url, "events": events},
@@ -287,13 +295,6 @@ def main() -> None:
     assert made.status_code == 201, made.get_json()
     endpoint = made.get_json()["id"]
     time.sleep(3)  # the worker starts
-    if args.request_path:
-        other = last_line([flask, "sites", "create", "bench-other"], env)
-        request_path_cost(client, site, {"Authorization": f"Bearer {other}"}, args.comments)
-        os.killpg(worker.pid, 9)
-        worker.wait(15)
-        receiver.stop()
-        return
 
     counter = 0
     comment_ids: list[int] = []
